@@ -1,0 +1,1 @@
+def load_omniglot(*a, **k): raise NotImplementedError

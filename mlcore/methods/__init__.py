@@ -1,0 +1,10 @@
+"""Every method of the book, one file per family, in the order the chapters teach them.
+
+`ALL` lists the methods that are meta-trained (they have `meta_loss` and `predict`); the
+tests run each of them through `meta_train`. `PixelNN` learns nothing and has only `predict`.
+"""
+from .baselines import PixelNN, PretrainedClassifier, cosine_nearest_neighbour
+
+ALL = (PretrainedClassifier,)
+
+__all__ = ["ALL", "PixelNN", "PretrainedClassifier", "cosine_nearest_neighbour"]

@@ -1,0 +1,74 @@
+"""Baselines of chapter 01: nearest neighbour in pixel space, and a pre-trained classifier.
+
+Chapter: notebooks/01_what_is_meta_learning.ipynb   Equations: (1.3), (1.4)
+Both are the baselines of Vinyals et al. (2016), table 1: "Pixels Cosine" and
+"Baseline Classifier" (features of a classifier trained on all meta-train classes, then
+cosine nearest neighbour). Variants here: `adapt="fine_tune"` trains a new linear head on
+the support features instead. Differs from the paper in: Conv4 instead of their deeper net.
+"""
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+def cosine_nearest_neighbour(support_features, support_labels, query_features, n_way):
+    """Score of each query for each class: cosine similarity to its nearest support example.
+
+    Returns (n_query, n_way); the predicted class is the argmax (eq. 1.3).
+    """
+    similarity = F.normalize(query_features, dim=-1) @ F.normalize(support_features, dim=-1).T
+    one_hot = F.one_hot(support_labels, n_way).bool()                   # (n_support, n_way)
+    masked = similarity[:, :, None].masked_fill(~one_hot, -2.0)         # (n_query, n_support, n_way)
+    return masked.amax(1)
+
+
+class PixelNN(nn.Module):
+    """Nearest neighbour on raw pixels: nothing is learned, so it has only `predict`."""
+
+    def predict(self, task):
+        n_way = int(task.support.y.max()) + 1
+        return cosine_nearest_neighbour(task.support.x.flatten(1), task.support.y,
+                                        task.query.x.flatten(1), n_way)
+
+
+class PretrainedClassifier(nn.Module):
+    """A classifier trained on all meta-train classes at once; its features solve new tasks.
+
+    `meta_loss` is ordinary cross-entropy over every image of the batch (use it with a
+    `PooledSampler`, whose labels are the dataset's class indices). `predict` classifies the
+    query of a new task from the body's features by cosine nearest neighbour, or with
+    `adapt="fine_tune"` by a new linear head fitted to the support features (eq. 1.4).
+    """
+
+    def __init__(self, net, adapt="nearest_neighbour", fine_tune_steps=100, fine_tune_lr=0.5):
+        super().__init__()
+        if adapt not in ("nearest_neighbour", "fine_tune"):
+            raise ValueError(f"adapt={adapt!r} is invalid: use 'nearest_neighbour' or 'fine_tune'.")
+        self.net, self.adapt = net, adapt
+        self.fine_tune_steps, self.fine_tune_lr = fine_tune_steps, fine_tune_lr
+
+    def meta_loss(self, batch):
+        x = torch.cat([batch.support.x.flatten(0, 1), batch.query.x.flatten(0, 1)])
+        y = torch.cat([batch.support.y.flatten(0, 1), batch.query.y.flatten(0, 1)])
+        logits = self.net(x)
+        return F.cross_entropy(logits, y), {"accuracy": (logits.argmax(-1) == y).float().mean()}
+
+    def predict(self, task):
+        n_support, n_way = len(task.support.y), int(task.support.y.max()) + 1
+        features = self.net.features(torch.cat([task.support.x, task.query.x]))
+        support, query = features[:n_support].detach(), features[n_support:].detach()
+        if self.adapt == "nearest_neighbour":
+            return cosine_nearest_neighbour(support, task.support.y, query, n_way)
+        head = self._fit_head(F.normalize(support, dim=-1), task.support.y, n_way)
+        return head(F.normalize(query, dim=-1))
+
+    def _fit_head(self, features, labels, n_way):
+        head = nn.Linear(features.shape[-1], n_way).to(features.device)
+        nn.init.zeros_(head.weight), nn.init.zeros_(head.bias)  # convex problem: start at 0
+        optimizer = torch.optim.SGD(head.parameters(), lr=self.fine_tune_lr)
+        with torch.enable_grad():
+            for _ in range(self.fine_tune_steps):
+                optimizer.zero_grad()
+                F.cross_entropy(head(features), labels).backward()
+                optimizer.step()
+        return head

@@ -1,0 +1,51 @@
+"""The networks the chapters share: an MLP for regression and Conv4 for images.
+
+Conv4 (Vinyals '16, Finn '17) is four blocks of 3x3 convolution, BatchNorm, ReLU and 2x2
+max-pooling. Its BatchNorm keeps **no running statistics**: it always normalises with the
+statistics of the batch it sees, so a few-shot model is transductive (the query images of
+a task are normalised together) and meta-training and testing behave alike.
+"""
+from torch import nn
+
+
+class MLP(nn.Sequential):
+    """Fully connected net, e.g. `MLP([1, 40, 40, 1])` for the sinusoids of Finn '17."""
+
+    def __init__(self, sizes, activation=nn.ReLU):
+        if len(sizes) < 2:
+            raise ValueError(f"sizes={sizes!r} is invalid: give at least [n_in, n_out].")
+        layers = []
+        for n_in, n_out in zip(sizes[:-1], sizes[1:]):
+            layers += [nn.Linear(n_in, n_out), activation()]
+        super().__init__(*layers[:-1])
+
+
+def conv_block(in_channels, out_channels):
+    return nn.Sequential(
+        nn.Conv2d(in_channels, out_channels, 3, padding=1),
+        nn.BatchNorm2d(out_channels, track_running_stats=False),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+    )
+
+
+class Conv4(nn.Sequential):
+    """Four conv blocks, flattened: (n, 1, 28, 28) -> (n, hidden), then an optional head.
+
+    With `n_out`, a linear layer maps the features to `n_out` logits; its name is `head`,
+    so methods that adapt only the head (ANIL) or replace it can find it.
+    """
+
+    def __init__(self, n_out=None, in_channels=1, hidden=64):
+        blocks = [conv_block(in_channels if i == 0 else hidden, hidden) for i in range(4)]
+        super().__init__(*blocks, nn.Flatten())
+        self.n_features = hidden  # 28 -> 14 -> 7 -> 3 -> 1 pixels after four poolings
+        if n_out is not None:
+            self.add_module("head", nn.Linear(hidden, n_out))
+
+    def features(self, x):
+        """The body's output, without the head: (n, hidden)."""
+        for name, module in self.named_children():
+            if name != "head":
+                x = module(x)
+        return x
