@@ -1,0 +1,41 @@
+"""Paper-vs-ours tables. The papers' numbers live in one CSV, each row with its source.
+
+`paper_results.csv` columns: method, dataset, setting, value (accuracy in % or MSE),
+paper (authors, year, title) and table (where in the paper the number is printed).
+"""
+from importlib import resources
+
+import pandas as pd
+
+
+def paper_numbers(method=None, dataset=None):
+    """The papers' numbers, optionally only one method's and one dataset's."""
+    with resources.files("mlcore").joinpath("paper_results.csv").open() as csv:
+        table = pd.read_csv(csv)
+    if method is not None:
+        table = table[table["method"] == method]
+    if dataset is not None:
+        table = table[table["dataset"] == dataset]
+    return table.reset_index(drop=True)
+
+
+def compare(ours, dataset, our_dataset):
+    """Put our results next to the papers' for the same method and setting.
+
+    `ours` is a DataFrame with columns method, setting, mean, ci95 (from `ml.evaluate`);
+    `dataset` names the papers' dataset (e.g. "Omniglot"), `our_dataset` ours. Every row of
+    `ours` must have a paper number, so a typo in a method or setting name fails loudly.
+    """
+    paper = paper_numbers(dataset=dataset)
+    merged = ours.merge(paper, on=["method", "setting"], how="left", validate="one_to_one")
+    missing = merged[merged["value"].isna()]
+    if len(missing):
+        pairs = list(zip(missing["method"], missing["setting"]))
+        raise ValueError(f"no {dataset} number in paper_results.csv for {pairs}; add the row "
+                         "with its source, or fix the method/setting name.")
+    return pd.DataFrame({
+        "method": merged["method"], "setting": merged["setting"],
+        f"paper ({dataset})": merged["value"].map("{:.1f}".format),
+        f"ours ({our_dataset})": [f"{m:.1f} ± {c:.1f}" for m, c in zip(merged["mean"], merged["ci95"])],
+        "source": merged["paper"] + ", " + merged["table"],
+    })

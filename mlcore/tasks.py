@@ -49,14 +49,14 @@ def to_device(task, device):
 
 
 def check(task):
-    """Raise ValueError unless `task` is a Task of Splits whose x and y agree in length."""
+    """Raise ValueError unless `task` is a Task of Splits with as many x rows as y rows."""
     if not isinstance(task, Task) or not all(isinstance(s, Split) for s in task):
         raise ValueError(f"expected a Task(Split, Split), got {type(task).__name__}; "
                          "build it with ml.Task(ml.Split(x, y), ml.Split(x, y)).")
     for name, split in zip(Task._fields, task):
-        if split.x.shape[:split.y.dim()] != split.y.shape:
+        if len(split.x) != len(split.y):
             raise ValueError(f"task.{name}: x has shape {tuple(split.x.shape)} but y has "
-                             f"shape {tuple(split.y.shape)}; their leading sizes must agree.")
+                             f"shape {tuple(split.y.shape)}; they must have as many rows.")
     return task
 
 

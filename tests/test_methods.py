@@ -1,0 +1,88 @@
+"""Every meta-trained method: a smoke test, determinism, and no state kept between calls."""
+import copy
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+import mlcore as ml
+
+N_WAY = 3
+
+
+def tiny_pretrained_classifier():
+    return ml.methods.PretrainedClassifier(ml.nets.Conv4(n_out=12, hidden=8))
+
+
+# One tiny constructor and sampler per method of ml.methods.ALL.
+TINY = {ml.methods.PretrainedClassifier: tiny_pretrained_classifier}
+
+
+def tiny_sampler(images, seed=0):
+    return ml.data.EpisodeSampler(images, N_WAY, k_shot=2, k_query=2, seed=seed)
+
+
+def test_every_method_has_a_tiny_constructor_here():
+    assert set(ml.methods.ALL) == set(TINY)
+
+
+@pytest.mark.parametrize("method_class", ml.methods.ALL, ids=lambda c: c.__name__)
+def test_meta_training_lowers_a_finite_loss(method_class, tiny_images):
+    torch.manual_seed(0)
+    method = TINY[method_class]()
+    history = ml.meta_train(method, tiny_sampler(tiny_images), steps=30, meta_batch_size=4,
+                            lr=3e-3, progress=False)
+    assert history["loss"].notna().all() and torch.isfinite(torch.tensor(history["loss"])).all()
+    assert history["loss"][-5:].mean() < history["loss"][:5].mean()
+    task = tiny_sampler(tiny_images, seed=1).task()
+    assert method.predict(task).shape == (len(task.query.y), N_WAY)
+
+
+@pytest.mark.parametrize("method_class", ml.methods.ALL, ids=lambda c: c.__name__)
+def test_same_seed_same_numbers(method_class, tiny_images):
+    results = []
+    for _ in range(2):
+        torch.manual_seed(0)
+        method = TINY[method_class]()
+        history = ml.meta_train(method, tiny_sampler(tiny_images), steps=3, meta_batch_size=2,
+                                lr=1e-3, progress=False)
+        results.append((history["loss"].tolist(), method.predict(tiny_sampler(tiny_images).task())))
+    assert results[0][0] == results[1][0]
+    assert torch.equal(results[0][1], results[1][1])
+
+
+@pytest.mark.parametrize("method_class", ml.methods.ALL, ids=lambda c: c.__name__)
+def test_meta_loss_and_predict_mutate_nothing(method_class, tiny_images):
+    torch.manual_seed(0)
+    method = TINY[method_class]()
+    before = copy.deepcopy(method.state_dict())
+    batch = tiny_sampler(tiny_images).sample(2)
+    method.meta_loss(batch)
+    method.predict(ml.tasks.unstack(batch)[0])
+    for name, value in method.state_dict().items():
+        assert torch.equal(value, before[name]), name
+
+
+def test_cosine_nearest_neighbour_picks_the_most_similar_support_example():
+    support = torch.tensor([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])
+    labels = torch.tensor([0, 1, 1])
+    query = torch.tensor([[2.0, 0.1], [0.9, 1.0]])
+    scores = ml.methods.cosine_nearest_neighbour(support, labels, query, n_way=2)
+    assert scores.argmax(1).tolist() == [0, 1]
+    expected = F.cosine_similarity(query[1], support[2], dim=0)
+    torch.testing.assert_close(scores[1, 1], expected)
+
+
+def test_pixel_nn_is_perfect_when_the_query_repeats_the_support(tiny_images):
+    task = tiny_sampler(tiny_images).task()
+    task = ml.Task(task.support, task.support)
+    assert ml.train.score(ml.methods.PixelNN().predict(task), task.query.y) == 100.0
+
+
+def test_fine_tuned_head_and_bad_adapt_argument(tiny_images):
+    method = tiny_pretrained_classifier()
+    method.adapt = "fine_tune"
+    task = tiny_sampler(tiny_images).task()
+    assert method.predict(task).shape == (len(task.query.y), N_WAY)
+    with pytest.raises(ValueError, match="adapt='knn'"):
+        ml.methods.PretrainedClassifier(ml.nets.Conv4(), adapt="knn")

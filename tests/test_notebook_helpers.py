@@ -1,0 +1,45 @@
+import pytest
+import torch
+
+import mlcore as ml
+
+
+@pytest.mark.parametrize("value, expected", [("1", True), ("0", False), ("", False), ("true", True)])
+def test_full_mode_reads_mlcore_full(monkeypatch, value, expected):
+    monkeypatch.setenv("MLCORE_FULL", value)
+    assert ml.full_mode() is expected
+
+
+def test_full_mode_rejects_a_typo(monkeypatch):
+    monkeypatch.setenv("MLCORE_FULL", "yes please")
+    with pytest.raises(ValueError, match="MLCORE_FULL"):
+        ml.full_mode()
+
+
+def test_setup_seeds_torch():
+    ml.setup(3)
+    a = torch.rand(2)
+    ml.setup(3)
+    assert torch.equal(a, torch.rand(2))
+    assert ml.device().type in ("cpu", "cuda")
+
+
+def test_report_compares_with_the_paper_and_rejects_unknown_rows():
+    import pandas as pd
+    ours = pd.DataFrame([dict(method="Pixels (cosine)", setting="5-way 1-shot", mean=50.0, ci95=1.0)])
+    table = ml.report.compare(ours, "Omniglot", "glyphs")
+    assert table.iloc[0]["paper (Omniglot)"] == "41.7" and "Vinyals" in table.iloc[0]["source"]
+    with pytest.raises(ValueError, match="paper_results.csv"):
+        ml.report.compare(ours.assign(setting="7-way 1-shot"), "Omniglot", "glyphs")
+    assert (ml.report.paper_numbers()["table"].str.len() > 0).all()
+
+
+def test_plots_return_axes(tiny_images):
+    import matplotlib
+    matplotlib.use("Agg")
+    task = ml.data.EpisodeSampler(tiny_images, 3, 2, 2).task()
+    assert ml.plots.plot_task(task) is not None
+    assert ml.plots.plot_task(ml.data.SinusoidSampler(5, 5).task()) is not None
+    import pandas as pd
+    history = pd.DataFrame({"step": [1, 2, 3], "loss": [3.0, 2.0, 1.0]})
+    assert ml.plots.plot_history(history).get_xlabel() == "meta-training step"
