@@ -1,0 +1,32 @@
+# The book's two commands (see README.md). Both set up .venv first; re-runs reuse it.
+#   make book   execute every notebook in fast mode and render HTML into _build/html
+#   make test   unit tests, then every notebook under nbval
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+READY := $(VENV)/.ready
+VENDOR := book/_static/vendor
+
+.PHONY: book test vendor clean
+
+book: $(READY) vendor
+	rm -rf _build/html _build/.doctrees
+	$(BIN)/jupyter-book build . --builder html -W --keep-going
+
+test: $(READY)
+	$(BIN)/python tools/check_notebooks_stripped.py
+	$(BIN)/python -m pytest tests
+	$(BIN)/python -m pytest --nbval-lax -p no:cacheprovider notebooks/
+
+$(READY): requirements.txt pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	touch $(READY)
+
+# MathJax and the widget manager, copied into the site so it reads offline.
+# Without network the book falls back to the CDN (see book/_ext/offline_assets.py).
+vendor: $(READY)
+	$(BIN)/python tools/vendor_assets.py $(VENDOR)
+
+clean:
+	rm -rf _build $(VENV) $(VENDOR)
