@@ -3,6 +3,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
+from .tasks import to_device
+
 GAP = 2  # pixels between images in a grid
 
 
@@ -13,6 +15,7 @@ def plot_task(task, ax=None, title=None):
     Regression tasks: support points as large dots, query points as small crosses.
     """
     ax = ax or plt.figure(figsize=(6, 3)).gca()
+    task = to_device(task, "cpu")
     if task.support.y.is_floating_point():
         _plot_points(task, ax)
     else:
@@ -92,4 +95,4 @@ def _montage(rows):
 
 
 def _by_class(split, label):
-    return [image[0].cpu().numpy() for image in split.x[split.y == label]]
+    return [image[0].numpy() for image in split.x[split.y == label]]
