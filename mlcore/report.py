@@ -1,7 +1,7 @@
 """Paper-vs-ours tables. The papers' numbers live in one CSV, each row with its source.
 
 `paper_results.csv` columns: method, dataset, setting, value (accuracy in % or MSE),
-paper (authors, year, title) and table (where in the paper the number is printed).
+paper (authors and year, as cited in book/references.bib) and table (where in the paper the number is printed).
 """
 from importlib import resources
 

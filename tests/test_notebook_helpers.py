@@ -28,7 +28,7 @@ def test_report_compares_with_the_paper_and_rejects_unknown_rows():
     import pandas as pd
     ours = pd.DataFrame([dict(method="Pixels (cosine)", setting="5-way 1-shot", mean=50.0, ci95=1.0)])
     table = ml.report.compare(ours, "Omniglot", "glyphs")
-    assert table.iloc[0]["paper (Omniglot)"] == "41.7" and "Vinyals" in table.iloc[0]["source"]
+    assert table.iloc[0]["paper (Omniglot)"] == "41.7" and table.iloc[0]["source"] == "Vinyals et al. (2016), Table 1"
     with pytest.raises(ValueError, match="paper_results.csv"):
         ml.report.compare(ours.assign(setting="7-way 1-shot"), "Omniglot", "glyphs")
     assert (ml.report.paper_numbers()["table"].str.len() > 0).all()

@@ -1,6 +1,6 @@
 """Baselines of chapter 01: nearest neighbour in pixel space, and a pre-trained classifier.
 
-Chapter: notebooks/01_what_is_meta_learning.ipynb   Equations: (1.3), (1.4)
+Chapter: notebooks/01_what_is_meta_learning.ipynb   Equations: (3), (4) of the chapter
 Both are the baselines of Vinyals et al. (2016), table 1: "Pixels Cosine" and
 "Baseline Classifier" (features of a classifier trained on all meta-train classes, then
 cosine nearest neighbour). Variants here: `adapt="fine_tune"` trains a new linear head on
@@ -14,7 +14,7 @@ from torch import nn
 def cosine_nearest_neighbour(support_features, support_labels, query_features, n_way):
     """Score of each query for each class: cosine similarity to its nearest support example.
 
-    Returns (n_query, n_way); the predicted class is the argmax (eq. 1.3).
+    Returns (n_query, n_way); the predicted class is the argmax (eq. 3).
     """
     similarity = F.normalize(query_features, dim=-1) @ F.normalize(support_features, dim=-1).T
     one_hot = F.one_hot(support_labels, n_way).bool()                   # (n_support, n_way)
@@ -37,7 +37,7 @@ class PretrainedClassifier(nn.Module):
     `meta_loss` is ordinary cross-entropy over every image of the batch (use it with a
     `PooledSampler`, whose labels are the dataset's class indices). `predict` classifies the
     query of a new task from the body's features by cosine nearest neighbour, or with
-    `adapt="fine_tune"` by a new linear head fitted to the support features (eq. 1.4).
+    `adapt="fine_tune"` by a new linear head fitted to the support features (eq. 4).
     """
 
     def __init__(self, net, adapt="nearest_neighbour", fine_tune_steps=100, fine_tune_lr=0.5):
