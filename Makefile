@@ -15,6 +15,7 @@ book: $(READY) vendor
 
 test: $(READY)
 	$(BIN)/python tools/check_notebooks_stripped.py
+	$(BIN)/ruff check mlcore tests tools book/_ext
 	$(BIN)/python -m pytest tests
 	$(BIN)/python -m pytest --nbval-lax -p no:cacheprovider notebooks/
 

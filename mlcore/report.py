@@ -1,7 +1,8 @@
 """Paper-vs-ours tables. The papers' numbers live in one CSV, each row with its source.
 
 `paper_results.csv` columns: method, dataset, setting, value (accuracy in % or MSE),
-paper (authors and year, as cited in book/references.bib) and table (where in the paper the number is printed).
+paper (authors and year, as cited in book/references.bib) and table (where in the paper
+the number is printed).
 """
 from importlib import resources
 
@@ -36,6 +37,7 @@ def compare(ours, dataset, our_dataset):
     return pd.DataFrame({
         "method": merged["method"], "setting": merged["setting"],
         f"paper ({dataset})": merged["value"].map("{:.1f}".format),
-        f"ours ({our_dataset})": [f"{m:.1f} ± {c:.1f}" for m, c in zip(merged["mean"], merged["ci95"])],
+        f"ours ({our_dataset})": [f"{mean:.1f} ± {ci95:.1f}"
+                                  for mean, ci95 in zip(merged["mean"], merged["ci95"])],
         "source": merged["paper"] + ", " + merged["table"],
     })

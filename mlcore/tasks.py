@@ -33,8 +33,10 @@ def stack(tasks):
     tasks = list(tasks)
     if not tasks:
         raise ValueError("stack(tasks): got an empty list; pass at least one Task.")
-    return Task(*(Split(*(torch.stack(parts) for parts in zip(*splits)))
-                  for splits in zip(*tasks)))
+
+    def stacked(splits):
+        return Split(torch.stack([s.x for s in splits]), torch.stack([s.y for s in splits]))
+    return Task(stacked([t.support for t in tasks]), stacked([t.query for t in tasks]))
 
 
 def unstack(batch):

@@ -16,7 +16,7 @@ def test_glyphs_are_an_omniglot_sized_dataset(all_glyphs):
     assert n_classes >= 1000 and n_per_class >= 20
     assert all_glyphs.images.shape[2:] == (1, 28, 28)
     assert all_glyphs.images.dtype == torch.float32
-    assert 0 <= all_glyphs.images.min() and all_glyphs.images.max() <= 1
+    assert all_glyphs.images.min() >= 0 and all_glyphs.images.max() <= 1
     assert len(set(all_glyphs.classes)) == n_classes
     assert len(set(all_glyphs.alphabets)) >= 20
 

@@ -4,7 +4,8 @@ import torch
 import mlcore as ml
 
 
-@pytest.mark.parametrize("value, expected", [("1", True), ("0", False), ("", False), ("true", True)])
+@pytest.mark.parametrize("value, expected",
+                         [("1", True), ("0", False), ("", False), ("true", True)])
 def test_full_mode_reads_mlcore_full(monkeypatch, value, expected):
     monkeypatch.setenv("MLCORE_FULL", value)
     assert ml.full_mode() is expected
@@ -26,9 +27,11 @@ def test_setup_seeds_torch():
 
 def test_report_compares_with_the_paper_and_rejects_unknown_rows():
     import pandas as pd
-    ours = pd.DataFrame([dict(method="Pixels (cosine)", setting="5-way 1-shot", mean=50.0, ci95=1.0)])
+    ours = pd.DataFrame([{"method": "Pixels (cosine)", "setting": "5-way 1-shot",
+                          "mean": 50.0, "ci95": 1.0}])
     table = ml.report.compare(ours, "Omniglot", "glyphs")
-    assert table.iloc[0]["paper (Omniglot)"] == "41.7" and table.iloc[0]["source"] == "Vinyals et al. (2016), Table 1"
+    assert table.iloc[0]["paper (Omniglot)"] == "41.7"
+    assert table.iloc[0]["source"] == "Vinyals et al. (2016), Table 1"
     with pytest.raises(ValueError, match="paper_results.csv"):
         ml.report.compare(ours.assign(setting="7-way 1-shot"), "Omniglot", "glyphs")
     assert (ml.report.paper_numbers()["table"].str.len() > 0).all()

@@ -10,6 +10,7 @@ two drawings of one character differ much more than two pixels of noise.
 The build is deterministic (fixed seeds, float64, stored as uint8) and cached in
 `$MLCORE_DATA` (default `~/.cache/mlcore`).
 """
+import functools
 import os
 from pathlib import Path
 
@@ -35,11 +36,7 @@ def load_glyphs(split=None):
     path = cache_dir() / f"glyphs-v{VERSION}.npz"
     if not path.exists():
         _atomic_save(path, build_glyphs())
-    with np.load(path) as stored:
-        dataset = ImageDataset(torch.from_numpy(stored["images"]).float().div_(255)[:, :, None],
-                               tuple(stored["classes"].tolist()),
-                               tuple(stored["alphabets"].tolist()))
-    return dataset.split(split)
+    return _read(path).split(split)
 
 
 def cache_dir():
@@ -152,6 +149,13 @@ def _fit_to_box(strokes):
 
 def _rotation(angle):
     return np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
+
+
+@functools.lru_cache(maxsize=1)
+def _read(path):
+    with np.load(path) as stored:
+        return ImageDataset(torch.from_numpy(stored["images"]).float().div_(255)[:, :, None],
+                            tuple(stored["classes"].tolist()), tuple(stored["alphabets"].tolist()))
 
 
 def _atomic_save(path, arrays):

@@ -29,7 +29,8 @@ class SinusoidSampler:
         amplitude, phase = self._uniform(self.amplitude, ()), self._uniform(self.phase, ())
         x = self._uniform(self.x_range, (self.k_shot + self.k_query, 1))
         y = amplitude * torch.sin(x - phase)
-        task = Task(Split(x[:self.k_shot], y[:self.k_shot]), Split(x[self.k_shot:], y[self.k_shot:]))
+        k = self.k_shot
+        task = Task(Split(x[:k], y[:k]), Split(x[k:], y[k:]))
         params = {"amplitude": amplitude.item(), "phase": phase.item()}
         return (task, params) if return_params else task
 

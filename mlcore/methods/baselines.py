@@ -18,7 +18,8 @@ def cosine_nearest_neighbour(support_features, support_labels, query_features, n
     """
     similarity = F.normalize(query_features, dim=-1) @ F.normalize(support_features, dim=-1).T
     one_hot = F.one_hot(support_labels, n_way).bool()                   # (n_support, n_way)
-    masked = similarity[:, :, None].masked_fill(~one_hot, -2.0)         # (n_query, n_support, n_way)
+    # below any cosine, so a class never takes its score from another class's images
+    masked = similarity[:, :, None].masked_fill(~one_hot, -2.0)  # (n_query, n_support, n_way)
     return masked.amax(1)
 
 
