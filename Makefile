@@ -10,6 +10,7 @@ VENDOR := book/_static/vendor
 .PHONY: book test vendor clean
 
 book: $(READY) vendor
+	$(BIN)/python -c "import mlcore; mlcore.data.load_glyphs()"  # build the data cache once
 	rm -rf _build/html _build/.doctrees
 	$(BIN)/jupyter-book build . --builder html -W --keep-going
 
