@@ -5,6 +5,9 @@ max-pooling. Its BatchNorm keeps **no running statistics**: it always normalises
 statistics of the batch it sees, so a few-shot model is transductive (the query images of
 a task are normalised together) and meta-training and testing behave alike.
 """
+from contextlib import contextmanager
+
+import torch
 from torch import nn
 
 
@@ -20,10 +23,43 @@ class MLP(nn.Sequential):
         super().__init__(*layers[:-1])
 
 
+class BatchNorm2d(nn.BatchNorm2d):
+    """BatchNorm with batch statistics only: (x - mean) / sqrt(var + eps) * weight + bias.
+
+    PyTorch's fused kernel is fast, but under `torch.func.vmap` its second derivatives are
+    wrong (torch 2.13; tests/test_maml.py checks both forms against finite differences).
+    Inside `plain_batch_norm()` the same formula runs in elementary operations, which vmap
+    differentiates correctly to any order.
+    """
+
+    plain = False  # switched on by plain_batch_norm()
+
+    def __init__(self, num_features):
+        super().__init__(num_features, track_running_stats=False)
+
+    def forward(self, x):
+        if not BatchNorm2d.plain:
+            return super().forward(x)
+        mean = x.mean((0, 2, 3), keepdim=True)  # (1, channels, 1, 1)
+        var = (x - mean).pow(2).mean((0, 2, 3), keepdim=True)
+        scale = self.weight[:, None, None] * torch.rsqrt(var + self.eps)  # (1, channels, 1, 1)
+        return (x - mean) * scale + self.bias[:, None, None]
+
+
+@contextmanager
+def plain_batch_norm():
+    """Run every `BatchNorm2d` in elementary operations while the block lasts (for vmap)."""
+    before, BatchNorm2d.plain = BatchNorm2d.plain, True
+    try:
+        yield
+    finally:
+        BatchNorm2d.plain = before
+
+
 def conv_block(in_channels, out_channels):
     return nn.Sequential(
         nn.Conv2d(in_channels, out_channels, 3, padding=1),
-        nn.BatchNorm2d(out_channels, track_running_stats=False),
+        BatchNorm2d(out_channels),
         nn.ReLU(),
         nn.MaxPool2d(2),
     )

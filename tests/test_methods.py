@@ -14,8 +14,17 @@ def tiny_pretrained_classifier():
     return ml.methods.PretrainedClassifier(ml.nets.Conv4(n_out=12, hidden=8))
 
 
+def tiny_optimization_based(method_class, **kwargs):
+    return lambda: method_class(ml.nets.Conv4(n_out=N_WAY, hidden=8), F.cross_entropy,
+                                alpha=0.4, **kwargs)
+
+
 # One tiny constructor and sampler per method of ml.methods.ALL.
-TINY = {ml.methods.PretrainedClassifier: tiny_pretrained_classifier}
+TINY = {ml.methods.PretrainedClassifier: tiny_pretrained_classifier,
+        ml.methods.MAML: tiny_optimization_based(ml.methods.MAML),
+        ml.methods.Reptile: tiny_optimization_based(ml.methods.Reptile, steps=3),
+        ml.methods.MetaSGD: tiny_optimization_based(ml.methods.MetaSGD),
+        ml.methods.ANIL: tiny_optimization_based(ml.methods.ANIL)}
 
 
 def tiny_sampler(images, seed=0):

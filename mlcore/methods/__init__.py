@@ -4,7 +4,11 @@
 tests run each of them through `meta_train`. `PixelNN` learns nothing and has only `predict`.
 """
 from .baselines import PixelNN, PretrainedClassifier, cosine_nearest_neighbour
+from .maml import ANIL, MAML
+from .meta_sgd import MetaSGD
+from .reptile import Reptile
 
-ALL = (PretrainedClassifier,)
+ALL = (PretrainedClassifier, MAML, Reptile, MetaSGD, ANIL)
 
-__all__ = ["ALL", "PixelNN", "PretrainedClassifier", "cosine_nearest_neighbour"]
+__all__ = ["ALL", "PixelNN", "PretrainedClassifier", "cosine_nearest_neighbour", "MAML", "ANIL",
+           "Reptile", "MetaSGD"]

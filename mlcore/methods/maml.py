@@ -1,0 +1,110 @@
+"""MAML — Model-Agnostic Meta-Learning for Fast Adaptation of Deep Networks (Finn, Abbeel &
+Levine, 2017), and ANIL (Raghu, Raghu, Bengio & Vinyals, 2020).
+
+Chapter: notebooks/02_maml.ipynb   Equations: (1) inner step, (2) multi-step, (3) meta-objective
+Variants here: `first_order=True` (FOMAML), `steps > 1` (multi-step, Antoniou '18), `ANIL`
+(only the head adapts). Differs from the paper in: nothing; the inner loop runs per task in
+a loop on the CPU and vmapped over tasks on a GPU (`batched=None` chooses).
+"""
+import torch
+from torch import nn
+from torch.func import functional_call, grad, vmap
+
+from ..nets import plain_batch_norm
+from ..tasks import require, unstack
+
+
+class MAML(nn.Module):
+    """Learn an initialisation theta from which `steps` gradient steps solve a task.
+
+    `loss_fn(outputs, targets)` is e.g. `F.cross_entropy` or `F.mse_loss`; `alpha` is the inner
+    step size; `test_steps` (default `steps`) is the number of steps `predict` takes.
+    """
+
+    def __init__(self, net, loss_fn, alpha, steps=1, test_steps=None, first_order=False,
+                 batched=None):
+        super().__init__()
+        require(alpha > 0, "alpha", alpha, "use a positive inner step size")
+        require(steps >= 1, "steps", steps, "use at least one inner step")
+        self.net, self.loss_fn, self.alpha, self.steps = net, loss_fn, alpha, steps
+        self.test_steps = steps if test_steps is None else test_steps
+        self.first_order, self.batched = first_order, batched
+
+    def theta(self):
+        """The meta-parameters as a dict name -> tensor (the network's parameters)."""
+        return dict(self.net.named_parameters())
+
+    def adapt(self, theta, support, steps=None):
+        """phi^0 = theta,  phi^{k+1} = phi^k - alpha grad L(phi^k; D^tr)   (eqs. 1, 2).
+
+        Second order by default: phi stays a differentiable function of theta, so the
+        meta-gradient contains the Hessian term. `first_order=True` detaches the inner
+        gradients, so d phi / d theta = I (FOMAML).
+        """
+        phi = dict(theta)
+        for _ in range(self.steps if steps is None else steps):
+            grads = grad(self._support_loss)(self._adapted(phi), phi, support)
+            if self.first_order:
+                grads = {name: g.detach() for name, g in grads.items()}
+            phi = {**phi, **{name: phi[name] - self.step_size(name) * g
+                             for name, g in grads.items()}}
+        return phi
+
+    def step_size(self, name):
+        """The inner step size of parameter `name` (a scalar here; learned in Meta-SGD)."""
+        return self.alpha
+
+    def meta_loss(self, batch):
+        """Mean over the tasks of the query loss after adaptation, L(phi_i; D^val_i)  (eq. 3)."""
+        losses, outputs = self._per_task(self._query_loss, batch)
+        return losses.mean(), classification_metrics(outputs, batch.query.y)
+
+    def predict(self, task):
+        """Adapt on `task.support` for `test_steps` steps, then predict `task.query.x`."""
+        with torch.no_grad():  # torch.func.grad still differentiates the inner loss
+            phi = self.adapt(self.theta(), task.support, steps=self.test_steps)
+            return functional_call(self.net, phi, (task.query.x,))
+
+    def _query_loss(self, theta, task):
+        phi = self.adapt(theta, task.support)
+        outputs = functional_call(self.net, phi, (task.query.x,))
+        return self.loss_fn(outputs, task.query.y), outputs
+
+    def _per_task(self, task_fn, batch):
+        """Apply `task_fn(theta, task)` to every task: vmapped on a GPU, else in a loop."""
+        theta = self.theta()
+        batched = batch.support.x.is_cuda if self.batched is None else self.batched
+        if batched:
+            with plain_batch_norm():  # the fused kernel's 2nd derivatives are wrong under vmap
+                return vmap(task_fn, in_dims=(None, 0))(theta, batch)
+        results = [task_fn(theta, task) for task in unstack(batch)]
+        return tuple(torch.stack(parts) for parts in zip(*results))
+
+    def _support_loss(self, adapted, phi, support):
+        outputs = functional_call(self.net, {**phi, **adapted}, (support.x,))
+        return self.loss_fn(outputs, support.y)
+
+    def _adapted(self, phi):
+        """The parameters the inner loop changes: all of them in MAML."""
+        return phi
+
+
+class ANIL(MAML):
+    """ANIL — Almost No Inner Loop: only the head adapts; the body is shared (Raghu '20)."""
+
+    def __init__(self, net, loss_fn, alpha, steps=1, head="head", **kwargs):
+        super().__init__(net, loss_fn, alpha, steps, **kwargs)
+        self.head_prefix = head + "."
+        if not any(name.startswith(self.head_prefix) for name, _ in net.named_parameters()):
+            raise ValueError(f"head={head!r} is invalid: the network has no parameters named "
+                             f"'{self.head_prefix}*'; give it a final layer called '{head}'.")
+
+    def _adapted(self, phi):
+        return {name: p for name, p in phi.items() if name.startswith(self.head_prefix)}
+
+
+def classification_metrics(outputs, targets):
+    """{"accuracy": ...} for integer targets (any leading task dimensions), else {}."""
+    if targets.is_floating_point():
+        return {}
+    return {"accuracy": (outputs.argmax(-1) == targets).float().mean().detach()}
