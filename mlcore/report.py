@@ -20,24 +20,28 @@ def paper_numbers(method=None, dataset=None):
     return table.reset_index(drop=True)
 
 
-def compare(ours, dataset, our_dataset):
+def compare(ours, dataset, our_dataset, decimals=1, unpublished=()):
     """Put our results next to the papers' for the same method and setting.
 
     `ours` is a DataFrame with columns method, setting, mean, ci95 (from `ml.evaluate`);
     `dataset` names the papers' dataset (e.g. "Omniglot"), `our_dataset` ours. Every row of
-    `ours` must have a paper number, so a typo in a method or setting name fails loudly.
+    `ours` must have a paper number, so a typo in a method or setting name fails loudly;
+    only the methods listed in `unpublished` may lack one (shown as "—").
     """
     paper = paper_numbers(dataset=dataset)
     merged = ours.merge(paper, on=["method", "setting"], how="left", validate="one_to_one")
-    missing = merged[merged["value"].isna()]
+    missing = merged[merged["value"].isna() & ~merged["method"].isin(unpublished)]
     if len(missing):
         pairs = list(zip(missing["method"], missing["setting"]))
         raise ValueError(f"no {dataset} number in paper_results.csv for {pairs}; add the row "
-                         "with its source, or fix the method/setting name.")
+                         "with its source, fix the method/setting name, or pass the method "
+                         "in `unpublished`.")
+    number = f"{{:.{decimals}f}}".format
     return pd.DataFrame({
         "method": merged["method"], "setting": merged["setting"],
-        f"paper ({dataset})": merged["value"].map("{:.1f}".format),
-        f"ours ({our_dataset})": [f"{mean:.1f} ± {ci95:.1f}"
+        f"paper ({dataset})": [number(v) if v == v else "—" for v in merged["value"]],
+        f"ours ({our_dataset})": [f"{number(mean)} ± {number(ci95)}"
                                   for mean, ci95 in zip(merged["mean"], merged["ci95"])],
-        "source": merged["paper"] + ", " + merged["table"],
+        "source": [f"{p}, {t}" if p == p else "not reported for this setting"
+                   for p, t in zip(merged["paper"], merged["table"])],
     })

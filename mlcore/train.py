@@ -51,8 +51,8 @@ def meta_train(method, sampler, *, steps, meta_batch_size, lr, checkpoint=None,
     return history
 
 
-def evaluate(method, sampler, n_tasks=600):
-    """Score `method.predict` on `n_tasks` fresh tasks: `(mean, ci95)`.
+def evaluate(method, sampler, n_tasks=600, **predict_options):
+    """Score `method.predict(task, **predict_options)` on `n_tasks` fresh tasks: `(mean, ci95)`.
 
     The score is accuracy in percent for classification (integer labels) and mean squared
     error for regression; `ci95 = 1.96 * std / sqrt(n_tasks)`. Runs under `torch.no_grad()`:
@@ -65,7 +65,7 @@ def evaluate(method, sampler, n_tasks=600):
     with torch.no_grad():
         for _ in range(n_tasks):
             task = to_device(sampler.task(), device)
-            scores.append(score(method.predict(task), task.query.y))
+            scores.append(score(method.predict(task, **predict_options), task.query.y))
     method.train(was_training)
     scores = torch.tensor(scores)
     return scores.mean().item(), 1.96 * scores.std().item() / math.sqrt(n_tasks)

@@ -19,16 +19,32 @@ def tiny_optimization_based(method_class, **kwargs):
                                 alpha=0.4, **kwargs)
 
 
-# One tiny constructor and sampler per method of ml.methods.ALL.
+def tiny_pretrained_regressor():
+    return ml.methods.PretrainedRegressor(ml.nets.MLP([1, 16, 1]), alpha=0.01)
+
+
+# One tiny constructor per method of ml.methods.ALL.
 TINY = {ml.methods.PretrainedClassifier: tiny_pretrained_classifier,
+        ml.methods.PretrainedRegressor: tiny_pretrained_regressor,
         ml.methods.MAML: tiny_optimization_based(ml.methods.MAML),
         ml.methods.Reptile: tiny_optimization_based(ml.methods.Reptile, steps=3),
         ml.methods.MetaSGD: tiny_optimization_based(ml.methods.MetaSGD),
         ml.methods.ANIL: tiny_optimization_based(ml.methods.ANIL)}
 
 
-def tiny_sampler(images, seed=0):
+REGRESSION = {ml.methods.PretrainedRegressor}  # these learn sinusoids; the others classify
+
+
+def tiny_sampler(images, seed=0, method_class=None):
+    if method_class in REGRESSION:
+        # one fixed sine, so that a network fitted to all tasks jointly can lower its loss
+        return ml.data.SinusoidSampler(k_shot=5, k_query=5, seed=seed, amplitude=(2.0, 2.0),
+                                       phase=(0.0, 0.0))
     return ml.data.EpisodeSampler(images, N_WAY, k_shot=2, k_query=2, seed=seed)
+
+
+def output_size(method_class):
+    return 1 if method_class in REGRESSION else N_WAY
 
 
 def test_every_method_has_a_tiny_constructor_here():
@@ -39,12 +55,12 @@ def test_every_method_has_a_tiny_constructor_here():
 def test_meta_training_lowers_a_finite_loss(method_class, tiny_images):
     torch.manual_seed(0)
     method = TINY[method_class]()
-    history = ml.meta_train(method, tiny_sampler(tiny_images), steps=30, meta_batch_size=4,
-                            lr=3e-3, progress=False)
+    history = ml.meta_train(method, tiny_sampler(tiny_images, method_class=method_class),
+                            steps=30, meta_batch_size=4, lr=3e-3, progress=False)
     assert history["loss"].notna().all() and torch.isfinite(torch.tensor(history["loss"])).all()
     assert history["loss"][-5:].mean() < history["loss"][:5].mean()
-    task = tiny_sampler(tiny_images, seed=1).task()
-    assert method.predict(task).shape == (len(task.query.y), N_WAY)
+    task = tiny_sampler(tiny_images, seed=1, method_class=method_class).task()
+    assert method.predict(task).shape == (len(task.query.y), output_size(method_class))
 
 
 @pytest.mark.parametrize("method_class", ml.methods.ALL, ids=lambda c: c.__name__)
@@ -53,9 +69,11 @@ def test_same_seed_same_numbers(method_class, tiny_images):
     for _ in range(2):
         torch.manual_seed(0)
         method = TINY[method_class]()
-        history = ml.meta_train(method, tiny_sampler(tiny_images), steps=3, meta_batch_size=2,
-                                lr=1e-3, progress=False)
-        results.append((history["loss"].tolist(), method.predict(tiny_sampler(tiny_images).task())))
+        sampler = tiny_sampler(tiny_images, method_class=method_class)
+        history = ml.meta_train(method, sampler, steps=3, meta_batch_size=2, lr=1e-3,
+                                progress=False)
+        task = tiny_sampler(tiny_images, method_class=method_class).task()
+        results.append((history["loss"].tolist(), method.predict(task)))
     assert results[0][0] == results[1][0]
     assert torch.equal(results[0][1], results[1][1])
 
@@ -65,7 +83,7 @@ def test_meta_loss_and_predict_mutate_nothing(method_class, tiny_images):
     torch.manual_seed(0)
     method = TINY[method_class]()
     before = copy.deepcopy(method.state_dict())
-    batch = tiny_sampler(tiny_images).sample(2)
+    batch = tiny_sampler(tiny_images, method_class=method_class).sample(2)
     method.meta_loss(batch)
     method.predict(ml.tasks.unstack(batch)[0])
     for name, value in method.state_dict().items():

@@ -34,6 +34,10 @@ def test_report_compares_with_the_paper_and_rejects_unknown_rows():
     assert table.iloc[0]["source"] == "Vinyals et al. (2016), Table 1"
     with pytest.raises(ValueError, match="paper_results.csv"):
         ml.report.compare(ours.assign(setting="7-way 1-shot"), "Omniglot", "glyphs")
+    anil = ours.assign(method="ANIL")  # ANIL's paper has no 5-way Omniglot number
+    table = ml.report.compare(anil, "Omniglot", "glyphs", decimals=2, unpublished=["ANIL"])
+    assert table.iloc[0]["paper (Omniglot)"] == "—"
+    assert table.iloc[0]["ours (glyphs)"] == "50.00 ± 1.00"
     assert (ml.report.paper_numbers()["table"].str.len() > 0).all()
 
 

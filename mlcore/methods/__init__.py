@@ -3,12 +3,12 @@
 `ALL` lists the methods that are meta-trained (they have `meta_loss` and `predict`); the
 tests run each of them through `meta_train`. `PixelNN` learns nothing and has only `predict`.
 """
-from .baselines import PixelNN, PretrainedClassifier, cosine_nearest_neighbour
+from .baselines import PixelNN, PretrainedClassifier, PretrainedRegressor, cosine_nearest_neighbour
 from .maml import ANIL, MAML
 from .meta_sgd import MetaSGD
 from .reptile import Reptile
 
-ALL = (PretrainedClassifier, MAML, Reptile, MetaSGD, ANIL)
+ALL = (PretrainedClassifier, PretrainedRegressor, MAML, Reptile, MetaSGD, ANIL)
 
-__all__ = ["ALL", "PixelNN", "PretrainedClassifier", "cosine_nearest_neighbour", "MAML", "ANIL",
-           "Reptile", "MetaSGD"]
+__all__ = ["ALL", "PixelNN", "PretrainedClassifier", "PretrainedRegressor",
+           "cosine_nearest_neighbour", "MAML", "ANIL", "Reptile", "MetaSGD"]

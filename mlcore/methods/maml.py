@@ -6,6 +6,8 @@ Variants here: `first_order=True` (FOMAML), `steps > 1` (multi-step, Antoniou '1
 (only the head adapts). Differs from the paper in: nothing; the inner loop runs per task in
 a loop on the CPU and vmapped over tasks on a GPU (`batched=None` chooses).
 """
+from functools import partial
+
 import torch
 from torch import nn
 from torch.func import functional_call, grad, vmap
@@ -34,7 +36,7 @@ class MAML(nn.Module):
         """The meta-parameters as a dict name -> tensor (the network's parameters)."""
         return dict(self.net.named_parameters())
 
-    def adapt(self, theta, support, steps=None):
+    def adapt(self, theta, support, steps=None, vmapped=False):
         """phi^0 = theta,  phi^{k+1} = phi^k - alpha grad L(phi^k; D^tr)   (eqs. 1, 2).
 
         Second order by default: phi stays a differentiable function of theta, so the
@@ -43,9 +45,7 @@ class MAML(nn.Module):
         """
         phi = dict(theta)
         for _ in range(self.steps if steps is None else steps):
-            grads = grad(self._support_loss)(self._adapted(phi), phi, support)
-            if self.first_order:
-                grads = {name: g.detach() for name, g in grads.items()}
+            grads = self._support_gradients(phi, support, vmapped)
             phi = {**phi, **{name: phi[name] - self.step_size(name) * g
                              for name, g in grads.items()}}
         return phi
@@ -59,26 +59,44 @@ class MAML(nn.Module):
         losses, outputs = self._per_task(self._query_loss, batch)
         return losses.mean(), classification_metrics(outputs, batch.query.y)
 
-    def predict(self, task):
-        """Adapt on `task.support` for `test_steps` steps, then predict `task.query.x`."""
-        with torch.no_grad():  # torch.func.grad still differentiates the inner loss
-            phi = self.adapt(self.theta(), task.support, steps=self.test_steps)
+    def predict(self, task, steps=None):
+        """Adapt on `task.support` for `steps` (default `test_steps`), predict `task.query.x`."""
+        with torch.no_grad():  # the inner loop still differentiates the support loss
+            phi = self.adapt(self.theta(), task.support,
+                             steps=self.test_steps if steps is None else steps)
             return functional_call(self.net, phi, (task.query.x,))
 
-    def _query_loss(self, theta, task):
-        phi = self.adapt(theta, task.support)
+    def _query_loss(self, theta, task, vmapped):
+        phi = self.adapt(theta, task.support, vmapped=vmapped)
         outputs = functional_call(self.net, phi, (task.query.x,))
         return self.loss_fn(outputs, task.query.y), outputs
 
     def _per_task(self, task_fn, batch):
-        """Apply `task_fn(theta, task)` to every task: vmapped on a GPU, else in a loop."""
+        """Apply `task_fn(theta, task, vmapped)` to every task: vmapped on a GPU, else looped."""
         theta = self.theta()
         batched = batch.support.x.is_cuda if self.batched is None else self.batched
         if batched:
             with plain_batch_norm():  # the fused kernel's 2nd derivatives are wrong under vmap
-                return vmap(task_fn, in_dims=(None, 0))(theta, batch)
-        results = [task_fn(theta, task) for task in unstack(batch)]
+                return vmap(partial(task_fn, vmapped=True), in_dims=(None, 0))(theta, batch)
+        results = [task_fn(theta, task, vmapped=False) for task in unstack(batch)]
         return tuple(torch.stack(parts) for parts in zip(*results))
+
+    def _support_gradients(self, phi, support, vmapped):
+        """grad L(phi; D^tr) for the parameters the inner loop adapts, as a dict.
+
+        Under vmap only torch.func.grad works; in a loop torch.autograd.grad is ~20% faster.
+        """
+        adapted = self._adapted(phi)
+        if vmapped:
+            grads = grad(self._support_loss)(adapted, phi, support)
+            return {n: g.detach() for n, g in grads.items()} if self.first_order else grads
+        create_graph = torch.is_grad_enabled() and not self.first_order
+        adapted = {n: p if p.requires_grad else p.detach().requires_grad_()
+                   for n, p in adapted.items()}  # so that predict() works under no_grad
+        with torch.enable_grad():
+            loss = self._support_loss(adapted, phi, support)
+            grads = torch.autograd.grad(loss, list(adapted.values()), create_graph=create_graph)
+        return dict(zip(adapted, grads))
 
     def _support_loss(self, adapted, phi, support):
         outputs = functional_call(self.net, {**phi, **adapted}, (support.x,))

@@ -29,9 +29,9 @@ class Reptile(MAML):
         metrics = {"query_loss": query_loss.mean(), **classification_metrics(outputs, targets)}
         return surrogates.mean(), metrics
 
-    def _surrogate(self, theta, task):
+    def _surrogate(self, theta, task, vmapped):
         with torch.no_grad():
-            phi = self.adapt(theta, task.support)
+            phi = self.adapt(theta, task.support, vmapped=vmapped)
             outputs = functional_call(self.net, phi, (task.query.x,))
         distance = sum(((theta[name] - phi[name]) ** 2).sum() for name in theta)
         return 0.5 * distance, outputs
