@@ -16,9 +16,9 @@ book: $(READY) vendor
 
 test: $(READY)
 	$(BIN)/python tools/check_notebooks_stripped.py
-	$(BIN)/ruff check mlcore tests tools book/_ext
+	$(BIN)/ruff check mlcore tests tools benchmarks book/_ext
 	$(BIN)/python -m pytest tests
-	$(BIN)/python -m pytest --nbval-lax -p no:cacheprovider notebooks/
+	$(BIN)/python -m pytest --nbval-lax -p no:cacheprovider notebooks/[0-9][0-9]_*.ipynb
 
 $(READY): requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)

@@ -22,4 +22,4 @@ def main(paths):
 
 if __name__ == "__main__":
     root = Path(__file__).resolve().parents[1]
-    sys.exit(main(sys.argv[1:] or sorted(map(str, (root / "notebooks").glob("*.ipynb")))))
+    sys.exit(main(sys.argv[1:] or sorted(map(str, (root / "notebooks").rglob("*.ipynb")))))
