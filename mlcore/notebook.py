@@ -36,8 +36,11 @@ def device():
 def glue(name, value, display=False):
     """Store `value` for the book's prose ({glue:text}`name`); a no-op outside the book tools.
 
-    Numbers are glued as they are: format them in the prose, e.g. {glue:text}`acc:.1f`.
+    Numbers are glued as Python numbers (numpy and 0-d torch scalars are converted, since
+    the prose formats their text): format them in the prose, e.g. {glue:text}`acc:.1f`.
     """
+    if hasattr(value, "item") and getattr(value, "ndim", None) == 0:
+        value = value.item()
     try:
         from myst_nb import glue as myst_glue
     except ImportError:  # e.g. on Colab, where the book's tools are not installed

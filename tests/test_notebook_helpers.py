@@ -50,3 +50,10 @@ def test_plots_return_axes(tiny_images):
     import pandas as pd
     history = pd.DataFrame({"step": [1, 2, 3], "loss": [3.0, 2.0, 1.0]})
     assert ml.plots.plot_history(history).get_xlabel() == "meta-training step"
+
+
+def test_glue_returns_plain_python_numbers_for_scalars():
+    import numpy as np
+    assert type(ml.glue("x", np.float64(1.5))) is float
+    assert type(ml.glue("x", torch.tensor(2.5))) is float
+    assert ml.glue("x", "text") == "text"
