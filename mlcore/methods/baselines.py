@@ -1,17 +1,14 @@
-"""Baselines: nearest neighbour in pixel space, a pre-trained classifier and regressor.
+"""Baselines of chapter 01: nearest neighbour in pixel space, and a pre-trained classifier.
 
 Chapter: notebooks/01_what_is_meta_learning.ipynb   Equations: (3), (4) of the chapter
-The first two are the baselines of Vinyals et al. (2016), table 1: "Pixels Cosine" and
+Both are the baselines of Vinyals et al. (2016), table 1: "Pixels Cosine" and
 "Baseline Classifier" (features of a classifier trained on all meta-train classes, then
 cosine nearest neighbour). Variants here: `adapt="fine_tune"` trains a new linear head on
 the support features instead. Differs from the paper in: Conv4 instead of their deeper net.
-`PretrainedRegressor` is the "pretrained" baseline of Finn et al. (2017), section 5.1,
-taught in notebooks/02_maml.ipynb.
 """
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.func import functional_call, grad
 
 
 def cosine_nearest_neighbour(support_features, support_labels, query_features, n_way):
@@ -76,41 +73,3 @@ class PretrainedClassifier(nn.Module):
                 F.cross_entropy(head(features), labels).backward()
                 optimizer.step()
         return head
-
-
-class PretrainedRegressor(nn.Module):
-    """One network fitted to the points of all tasks at once, fine-tuned on each new task.
-
-    `meta_loss` is the mean squared error over every point of the batch, whatever its task:
-    the best single function for all tasks (for sinusoids, close to zero everywhere).
-    `predict` takes `steps` (default `fine_tune_steps`) gradient steps of size `alpha` on
-    the support set, as MAML does at test time, and predicts the query.
-    """
-
-    def __init__(self, net, alpha=0.01, fine_tune_steps=10):
-        super().__init__()
-        self.net, self.alpha, self.fine_tune_steps = net, alpha, fine_tune_steps
-
-    def meta_loss(self, batch):
-        x = torch.cat([batch.support.x, batch.query.x], dim=1)  # (tasks, k + q, 1)
-        y = torch.cat([batch.support.y, batch.query.y], dim=1)
-        return F.mse_loss(self.net(x), y), {}
-
-    def theta(self):
-        """The pre-trained weights as a dict name -> tensor."""
-        return dict(self.net.named_parameters())
-
-    def adapt(self, theta, support, steps=None):
-        """Fine-tune: `steps` (default `fine_tune_steps`) gradient steps of size `alpha`."""
-        phi = {name: p.detach() for name, p in theta.items()}
-        for _ in range(self.fine_tune_steps if steps is None else steps):
-            grads = grad(self._support_loss)(phi, support)
-            phi = {name: p - self.alpha * grads[name] for name, p in phi.items()}
-        return phi
-
-    def predict(self, task, steps=None):
-        phi = self.adapt(self.theta(), task.support, steps)
-        return functional_call(self.net, phi, (task.query.x,)).detach()
-
-    def _support_loss(self, phi, support):
-        return F.mse_loss(functional_call(self.net, phi, (support.x,)), support.y)

@@ -3,12 +3,14 @@ Levine, 2017), and ANIL (Raghu, Raghu, Bengio & Vinyals, 2020).
 
 Chapter: notebooks/02_maml.ipynb   Equations: (1) inner step, (2) multi-step, (3) meta-objective
 Variants here: `first_order=True` (FOMAML), `steps > 1` (multi-step, Antoniou '18), `ANIL`
-(only the head adapts). Differs from the paper in: nothing; the inner loop runs per task in
+(only the head adapts), `PretrainedRegressor` (the paper's "pretrained" baseline, section
+5.1). Differs from the paper in: nothing; the inner loop runs per task in
 a loop on the CPU and vmapped over tasks on a GPU (`batched=None` chooses).
 """
 from functools import partial
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 from torch.func import functional_call, grad, vmap
 
@@ -119,6 +121,20 @@ class ANIL(MAML):
 
     def _adapted(self, phi):
         return {name: p for name, p in phi.items() if name.startswith(self.head_prefix)}
+
+
+class PretrainedRegressor(MAML):
+    """Finn '17's baseline: one network fitted to the points of all tasks at once (no inner
+    loop while training: the best single function, for sinusoids close to zero everywhere),
+    then fine-tuned like MAML at test time, with `fine_tune_steps` steps of size `alpha`."""
+
+    def __init__(self, net, alpha=0.01, fine_tune_steps=10, **kwargs):
+        super().__init__(net, F.mse_loss, alpha, test_steps=fine_tune_steps, **kwargs)
+
+    def meta_loss(self, batch):
+        x = torch.cat([batch.support.x, batch.query.x], dim=1)  # (tasks, k + q, 1)
+        y = torch.cat([batch.support.y, batch.query.y], dim=1)
+        return self.loss_fn(self.net(x), y), {}
 
 
 def classification_metrics(outputs, targets):

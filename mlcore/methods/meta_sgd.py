@@ -19,10 +19,9 @@ class MetaSGD(MAML):
 
     def __init__(self, net, loss_fn, alpha=0.01, steps=1, **kwargs):
         super().__init__(net, loss_fn, alpha, steps, **kwargs)
-        names = [name for name, _ in net.named_parameters()]
         self.alphas = nn.ParameterList(nn.Parameter(torch.full_like(p, alpha))
                                        for p in net.parameters())
-        self._index = {name: i for i, name in enumerate(names)}
+        self._index = {name: i for i, (name, _) in enumerate(net.named_parameters())}
 
     def step_size(self, name):
         return self.alphas[self._index[name]]
