@@ -164,10 +164,24 @@ def test_anil_adapts_only_the_head_and_matches_finite_differences():
     phi = anil.adapt(anil.theta(), ml.tasks.unstack(batch)[0].support)
     changed = {name for name, p in anil.theta().items() if not torch.equal(p, phi[name])}
     assert changed == {"head.weight", "head.bias"}
-    coordinates = torch.arange(sum(p.numel() for p in anil.parameters()))[-30:]
+    n = sum(p.numel() for p in anil.parameters())
+    coordinates = torch.cat([torch.arange(10), torch.arange(n - 30, n)])  # body and head
     torch.testing.assert_close(flat(meta_gradient(anil, batch))[coordinates],
                                finite_differences(anil, batch, coordinates=coordinates),
                                rtol=1e-5, atol=1e-8)
+
+
+def test_anil_inner_steps_on_features_equal_steps_through_the_whole_network():
+    anil = ANIL(tiny_conv(), F.cross_entropy, alpha=0.5, steps=3)
+    support = ml.tasks.unstack(image_batch())[0].support
+    head = [anil.net.head.weight, anil.net.head.bias]
+    for _ in range(3):  # the textbook loop: the full forward pass at every step
+        loss = F.cross_entropy(torch.func.functional_call(
+            anil.net, {"head.weight": head[0], "head.bias": head[1]}, (support.x,)), support.y)
+        head = [w - 0.5 * g for w, g in zip(head, torch.autograd.grad(loss, head,
+                                                                      create_graph=True))]
+    phi = anil.adapt(anil.theta(), support)
+    torch.testing.assert_close([phi["head.weight"], phi["head.bias"]], head)
 
 
 @pytest.mark.parametrize("method_class", [MAML, MetaSGD, ANIL, Reptile],
@@ -186,3 +200,5 @@ def test_bad_arguments_raise_one_clear_error():
         MAML(tiny_mlp(), F.mse_loss, alpha=0.1, steps=0)
     with pytest.raises(ValueError, match="head"):
         ANIL(tiny_mlp(), F.mse_loss, alpha=0.1)
+    with pytest.raises(ValueError, match="nn.Sequential"):
+        ANIL(nn.ModuleDict({"head": nn.Linear(1, 1)}), F.mse_loss, alpha=0.1)

@@ -3,8 +3,9 @@
 `ALL` lists the methods that are meta-trained (they have `meta_loss` and `predict`); the
 tests run each of them through `meta_train`. `PixelNN` learns nothing and has only `predict`.
 """
+from .anil import ANIL
 from .baselines import PixelNN, PretrainedClassifier, cosine_nearest_neighbour
-from .maml import ANIL, MAML, PretrainedRegressor
+from .maml import MAML, PretrainedRegressor
 from .meta_sgd import MetaSGD
 from .reptile import Reptile
 

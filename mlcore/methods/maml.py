@@ -1,11 +1,11 @@
 """MAML — Model-Agnostic Meta-Learning for Fast Adaptation of Deep Networks (Finn, Abbeel &
-Levine, 2017), and ANIL (Raghu, Raghu, Bengio & Vinyals, 2020).
+Levine, 2017).
 
 Chapter: notebooks/02_maml.ipynb   Equations: (1) inner step, (2) multi-step, (3) meta-objective
-Variants here: `first_order=True` (FOMAML), `steps > 1` (multi-step, Antoniou '18), `ANIL`
-(only the head adapts), `PretrainedRegressor` (the paper's "pretrained" baseline, section
-5.1). Differs from the paper in: nothing; the inner loop runs per task in
-a loop on the CPU and vmapped over tasks on a GPU (`batched=None` chooses).
+Variants here: `first_order=True` (FOMAML), `steps > 1` (multi-step, Antoniou '18),
+`PretrainedRegressor` (the paper's "pretrained" baseline, section 5.1).
+Differs from the paper in: nothing; the inner loop runs per task in a loop on the CPU and
+vmapped over tasks on a GPU (`batched=None` chooses).
 """
 from functools import partial
 
@@ -107,20 +107,6 @@ class MAML(nn.Module):
     def _adapted(self, phi):
         """The parameters the inner loop changes: all of them in MAML."""
         return phi
-
-
-class ANIL(MAML):
-    """ANIL — Almost No Inner Loop: only the head adapts; the body is shared (Raghu '20)."""
-
-    def __init__(self, net, loss_fn, alpha, steps=1, head="head", **kwargs):
-        super().__init__(net, loss_fn, alpha, steps, **kwargs)
-        self.head_prefix = head + "."
-        if not any(name.startswith(self.head_prefix) for name, _ in net.named_parameters()):
-            raise ValueError(f"head={head!r} is invalid: the network has no parameters named "
-                             f"'{self.head_prefix}*'; give it a final layer called '{head}'.")
-
-    def _adapted(self, phi):
-        return {name: p for name, p in phi.items() if name.startswith(self.head_prefix)}
 
 
 class PretrainedRegressor(MAML):
