@@ -131,13 +131,15 @@ def test_first_order_maml_is_the_query_gradient_at_the_adapted_weights():
 
 def test_reptile_surrogate_gradient_is_theta_minus_phi_k():
     reptile = Reptile(tiny_mlp(), F.mse_loss, alpha=0.05, steps=3)
-    batch = sinusoid_batch()
+    batch = sinusoid_batch(k=4)  # 4 support + 4 query examples per task
+    mini_batches = [[0, 3, 6], [1, 4, 7], [2, 5]]  # example j in mini-batch j mod 3
     expected = []
     for task in ml.tasks.unstack(batch):  # K plain SGD steps per task, written out by hand
+        x, y = torch.cat([task.support.x, task.query.x]), torch.cat([task.support.y, task.query.y])
         net = ml.nets.MLP([1, 5, 5, 1], activation=nn.Tanh)
         net.load_state_dict(reptile.net.state_dict())
-        for _ in range(3):
-            loss = F.mse_loss(net(task.support.x), task.support.y)
+        for rows in mini_batches:
+            loss = F.mse_loss(net(x[rows]), y[rows])
             grads = torch.autograd.grad(loss, list(net.parameters()))
             with torch.no_grad():
                 for p, g in zip(net.parameters(), grads):
@@ -145,6 +147,11 @@ def test_reptile_surrogate_gradient_is_theta_minus_phi_k():
         expected.append(flat(reptile.net.parameters()) - flat(net.parameters()))
     got = flat(meta_gradient(reptile, batch))
     torch.testing.assert_close(got, torch.stack(expected).mean(0).detach())
+
+
+def test_reptile_needs_one_example_per_step():
+    with pytest.raises(ValueError, match="steps=9"):
+        Reptile(tiny_mlp(), F.mse_loss, alpha=0.05, steps=9).meta_loss(sinusoid_batch(k=4))
 
 
 @pytest.mark.parametrize("batched", [False, True], ids=["loop", "vmap"])

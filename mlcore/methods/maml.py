@@ -1,7 +1,8 @@
 """MAML — Model-Agnostic Meta-Learning for Fast Adaptation of Deep Networks (Finn, Abbeel &
 Levine, 2017).
 
-Chapter: notebooks/02_maml.ipynb   Equations: (1) inner step, (2) multi-step, (3) meta-objective
+Chapter: notebooks/02_maml.ipynb, 02_maml_classification.ipynb   Equations: (1) inner step,
+(2) multi-step, (3) meta-objective.
 Variants here: `first_order=True` (FOMAML), `steps > 1` (multi-step, Antoniou '18),
 `PretrainedRegressor` (the paper's "pretrained" baseline, section 5.1).
 Differs from the paper in: nothing; the inner loop runs per task in a loop on the CPU and
@@ -47,9 +48,7 @@ class MAML(nn.Module):
         """
         phi = dict(theta)
         for _ in range(self.steps if steps is None else steps):
-            grads = self._support_gradients(phi, support, vmapped)
-            phi = {**phi, **{name: phi[name] - self.step_size(name) * g
-                             for name, g in grads.items()}}
+            phi = self._step(phi, support, vmapped)
         return phi
 
     def step_size(self, name):
@@ -82,6 +81,12 @@ class MAML(nn.Module):
                 return vmap(partial(task_fn, vmapped=True), in_dims=(None, 0))(theta, batch)
         results = [task_fn(theta, task, vmapped=False) for task in unstack(batch)]
         return tuple(torch.stack(parts) for parts in zip(*results))
+
+    def _step(self, phi, support, vmapped):
+        """One inner step phi - alpha grad L(phi; support) on the parameters that adapt."""
+        grads = self._support_gradients(phi, support, vmapped)
+        return {**phi, **{name: phi[name] - self.step_size(name) * g
+                          for name, g in grads.items()}}
 
     def _support_gradients(self, phi, support, vmapped):
         """grad L(phi; D^tr) for the parameters the inner loop adapts, as a dict.
