@@ -1,8 +1,8 @@
 """ANIL — Rapid Learning or Feature Reuse? Towards Understanding the Effectiveness of MAML
 (Raghu, Raghu, Bengio & Vinyals, 2020).
 
-Chapter: notebooks/02_maml_feature_reuse.ipynb   Equations: section 4, MAML's (1)-(3) with
-only the head's parameters w in the inner loop.
+Chapter: notebooks/02_maml_feature_reuse.ipynb   Equations: MAML's (1)-(3) with only the
+head's parameters w in the inner loop (the paper's ANIL algorithm).
 Variants here: `steps`, `first_order` as in MAML. Differs from the paper in: nothing.
 """
 from torch import nn
@@ -29,6 +29,7 @@ class ANIL(MAML):
         self.head_name, self.head_prefix = head, head + "."
 
     def adapt(self, theta, support, steps=None, vmapped=False):
+        """MAML's inner loop on the head, run on the body's features of the support set."""
         features = Split(self._body(theta, support.x), support.y)  # (n_support, n_features)
         return super().adapt(theta, features, steps, vmapped)
 

@@ -1,6 +1,7 @@
 """Meta-SGD — Learning to Learn Quickly for Few-Shot Learning (Li, Zhou, Chen & Li, 2017).
 
-Chapter: notebooks/02_maml.ipynb   Equations: (6) phi = theta - alpha o grad L(theta; D^tr)
+Chapter: notebooks/02_maml.ipynb, 02_maml_classification.ipynb
+Equations: (6) phi = theta - alpha o grad L(theta; D^tr)
 Variants here: none. Differs from the paper in: alpha starts at one value for every
 coordinate (the paper draws it at random in [0.005, 0.1]).
 """
