@@ -1,0 +1,39 @@
+"""Random quadratic functions, the first optimizees of Andrychowicz et al. (2016), section 3.1.
+
+Each function is f(theta) = ||W theta - y||^2 with W (dim, dim) and y (dim,) drawn from a
+standard Gaussian; the optimizer starts from theta_0 ~ N(0, 0.01^2).
+"""
+from typing import NamedTuple
+
+import torch
+
+from ..tasks import require
+
+
+class Quadratics(NamedTuple):
+    """A batch of quadratics f_i(theta_i) = ||W_i theta_i - y_i||^2, optimized side by side."""
+
+    W: torch.Tensor       # (n, dim, dim)
+    y: torch.Tensor       # (n, dim)
+    theta0: torch.Tensor  # (n, dim), the starting point
+
+    def loss(self, theta):
+        """Mean over the batch of f_i(theta_i); theta has shape (n, dim)."""
+        residual = torch.einsum("nij,nj->ni", self.W, theta) - self.y
+        return residual.pow(2).sum(-1).mean()
+
+
+class QuadraticSampler:
+    """Draws batches of random `dim`-dimensional quadratics from its own generator."""
+
+    def __init__(self, dim=10, seed=0):
+        require(dim >= 1, "dim", dim, "use at least one dimension")
+        self.dim = dim
+        self.generator = torch.Generator().manual_seed(seed)
+
+    def sample(self, n_functions=1):
+        require(n_functions >= 1, "n_functions", n_functions, "ask for at least one function")
+        d, g = self.dim, self.generator
+        return Quadratics(W=torch.randn(n_functions, d, d, generator=g),
+                          y=torch.randn(n_functions, d, generator=g),
+                          theta0=0.01 * torch.randn(n_functions, d, generator=g))

@@ -1,0 +1,123 @@
+"""Learning to learn by gradient descent by gradient descent (Andrychowicz, Denil, Gomez,
+Hoffman, Pfau, Schaul, Shillingford & de Freitas, 2016).
+
+Chapter: notebooks/03_learned_optimizers.ipynb   Equations: (1) theta_{t+1} = theta_t + g_t,
+(2) the meta-objective, (3) [g_t, h_{t+1}] = m(grad_t, h_t, phi); appendix A preprocessing.
+Variants here: `unroll`, `horizon`, `hidden`. Differs from the paper in: nothing (weights
+w_t = 1, second derivatives of f ignored, truncated backpropagation through time).
+"""
+import math
+
+import pandas as pd
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from ..tasks import require
+
+
+def preprocess(grad, p=10.0):
+    """Appendix A: x -> (log|x| / p, sign x) if |x| >= e^-p, else (-1, e^p x).   (..., 2)
+
+    Gradients span many orders of magnitude; the first input carries the magnitude on a log
+    scale, the second the sign, and tiny gradients fall back to a linear scale.
+    """
+    big = grad.abs() >= math.exp(-p)
+    magnitude = torch.where(big, grad.abs().clamp_min(math.exp(-p)).log() / p, -1.0)
+    direction = torch.where(big, grad.sign(), math.exp(p) * grad)
+    return torch.stack([magnitude, direction], dim=-1)
+
+
+class LSTMOptimizer(nn.Module):
+    """A two-layer LSTM applied coordinatewise: shared weights, one hidden state per coordinate.
+
+    `fit` meta-trains it on optimizees from a sampler (objects with `theta0` and `loss(theta)`,
+    such as `ml.data.QuadraticSampler`); `optimize` runs it on a new optimizee.
+    """
+
+    def __init__(self, hidden=20, layers=2, p=10.0, output_scale=0.1):
+        super().__init__()
+        sizes = [2] + [hidden] * layers
+        self.cells = nn.ModuleList(nn.LSTMCell(n_in, n_out)
+                                   for n_in, n_out in zip(sizes[:-1], sizes[1:]))
+        self.head = nn.Linear(hidden, 1)
+        self.p, self.output_scale = p, output_scale
+
+    def initial_state(self, theta):
+        """(h, c) of every layer, zeros, one row per coordinate of theta."""
+        zeros = theta.new_zeros(theta.numel(), self.head.in_features)
+        return [(zeros, zeros) for _ in self.cells]
+
+    def update(self, grad, state):
+        """[g_t, h_{t+1}] = m(grad_t, h_t, phi)   (eq. 3), for every coordinate at once."""
+        x = preprocess(grad.reshape(-1), self.p)  # (n_coordinates, 2)
+        new_state = []
+        for cell, (h, c) in zip(self.cells, state):
+            h, c = cell(x, (h, c))
+            new_state.append((h, c))
+            x = h
+        return self.output_scale * self.head(x).reshape(grad.shape), new_state
+
+    def unroll(self, problem, theta, state, steps):
+        """`steps` updates from theta; returns (mean of f(theta_t), t = 1..steps), theta, state.
+
+        The gradient fed to the LSTM is taken without a graph: the second derivatives of f
+        are ignored, as in the paper; f(theta_t) still depends on phi through the updates.
+        """
+        loss, total = problem.loss(theta), 0.0
+        for _ in range(steps):
+            (grad,) = torch.autograd.grad(loss, theta, retain_graph=True)
+            step, state = self.update(grad, state)
+            theta = theta + step
+            loss = problem.loss(theta)
+            total = total + loss
+        return total / steps, theta, state
+
+    def optimize(self, problem, steps):
+        """Run the learned optimizer on `problem`: the losses f(theta_0..theta_steps), a list."""
+        theta = problem.theta0.detach().requires_grad_()
+        state, losses = self.initial_state(theta), []
+        for _ in range(steps):
+            loss = problem.loss(theta)
+            losses.append(loss.item())
+            (grad,) = torch.autograd.grad(loss, theta)
+            with torch.no_grad():
+                step, state = self.update(grad, state)
+            theta = (theta + step).detach().requires_grad_()
+        return losses + [problem.loss(theta).item()]
+
+    def fit(self, sampler, *, steps, meta_batch_size, lr, unroll=20, horizon=100,
+            progress=True):
+        """Meta-train with Adam(lr) by truncated backpropagation through time.
+
+        Each batch of `meta_batch_size` optimizees is optimized for `horizon` steps, in
+        pieces of `unroll` steps; after each piece phi takes one Adam step (the meta-step)
+        and the graph is cut. Returns the history, one row per meta-step, like `meta_train`.
+        """
+        require(horizon % unroll == 0, "horizon", horizon, f"use a multiple of unroll={unroll}")
+        optimizer, rows = torch.optim.Adam(self.parameters(), lr=lr), []
+        for step in tqdm(range(steps), disable=not progress, desc=type(self).__name__):
+            if step % (horizon // unroll) == 0:  # a fresh batch of optimizees
+                problem = sampler.sample(meta_batch_size)
+                theta, state = problem.theta0, self.initial_state(problem.theta0)
+            theta = theta.detach().requires_grad_()
+            state = [(h.detach(), c.detach()) for h, c in state]
+            loss, theta, state = self.unroll(problem, theta, state, unroll)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            rows.append({"step": step + 1, "loss": loss.item()})
+        return pd.DataFrame(rows)
+
+
+def hand_designed(problem, optimizer_class, steps, **options):
+    """The losses f(theta_0..theta_steps) of a torch optimizer (SGD, Adam, ...) on `problem`."""
+    theta = problem.theta0.detach().clone().requires_grad_()
+    optimizer, losses = optimizer_class([theta], **options), []
+    for _ in range(steps):
+        loss = problem.loss(theta)
+        losses.append(loss.item())
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    return losses + [problem.loss(theta).item()]

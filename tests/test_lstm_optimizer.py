@@ -1,0 +1,104 @@
+"""The coordinatewise LSTM optimizer (Andrychowicz '16): preprocessing, sharing, meta-gradient."""
+import math
+from typing import NamedTuple
+
+import pytest
+import torch
+
+import mlcore as ml
+from mlcore.methods.lstm_optimizer import LSTMOptimizer, hand_designed, preprocess
+
+
+class Linear(NamedTuple):
+    """f(theta) = a . theta: its gradient is constant, so ignoring second derivatives is exact."""
+
+    a: torch.Tensor
+    theta0: torch.Tensor
+
+    def loss(self, theta):
+        return (self.a * theta).sum(-1).mean()
+
+
+def test_preprocessing_follows_the_formula_at_and_around_the_threshold():
+    p, threshold = 10.0, math.exp(-10.0)
+    x = torch.tensor([0.0, threshold * 0.5, threshold * (1 - 1e-9), threshold,
+                      threshold * (1 + 1e-9), 3.0, -3.0], dtype=torch.float64)
+    expected = torch.tensor([[-1, 0], [-1, 0.5], [-1, 1 - 1e-9], [-1, 1], [-1, 1],
+                             [math.log(3.0) / p, 1], [math.log(3.0) / p, -1]],
+                            dtype=torch.float64)
+    torch.testing.assert_close(preprocess(x, p), expected, atol=1e-9, rtol=0)
+
+
+def test_parameter_count_does_not_depend_on_the_optimizee():
+    optimizer = LSTMOptimizer(hidden=20)
+    n_parameters = sum(p.numel() for p in optimizer.parameters())
+    for size in (1, 10, 1000):
+        grad = torch.randn(size)
+        step, state = optimizer.update(grad, optimizer.initial_state(grad))
+        assert step.shape == grad.shape and state[0][0].shape == (size, 20)
+    assert n_parameters == sum(p.numel() for p in optimizer.parameters())
+
+
+def test_coordinates_share_weights_but_not_state():
+    torch.manual_seed(0)
+    optimizer, grad, order = LSTMOptimizer(), torch.randn(6), torch.randperm(6)
+    step, _ = optimizer.update(grad, optimizer.initial_state(grad))
+    permuted, _ = optimizer.update(grad[order], optimizer.initial_state(grad))
+    torch.testing.assert_close(permuted, step[order])
+
+
+def test_meta_gradient_matches_finite_differences_when_f_has_no_curvature():
+    torch.set_default_dtype(torch.float64)
+    try:
+        torch.manual_seed(0)
+        optimizer = LSTMOptimizer(hidden=4)
+        problem = Linear(a=torch.randn(2, 3), theta0=torch.randn(2, 3))
+
+        def meta_loss():
+            theta = problem.theta0.clone().requires_grad_()
+            return optimizer.unroll(problem, theta, optimizer.initial_state(theta), 3)[0]
+
+        weight = optimizer.cells[0].weight_ih
+        (analytic,) = torch.autograd.grad(meta_loss(), weight)
+        numeric = torch.zeros_like(weight)
+        for index in [(0, 0), (3, 1), (9, 0), (15, 1)]:
+            values = []
+            for shift in (1e-6, -2e-6, 1e-6):  # up, down, back
+                with torch.no_grad():
+                    weight[index] += shift
+                values.append(meta_loss().item())
+            numeric[index] = (values[0] - values[1]) / 2e-6
+            assert analytic[index].item() == pytest.approx(numeric[index].item(), rel=1e-5,
+                                                           abs=1e-9)
+    finally:
+        torch.set_default_dtype(torch.float32)
+
+
+def test_fit_learns_and_the_same_seeds_give_the_same_numbers():
+    def run():
+        torch.manual_seed(0)
+        optimizer = LSTMOptimizer(hidden=8)
+        history = optimizer.fit(ml.data.QuadraticSampler(4, seed=0), steps=40,
+                                meta_batch_size=8, lr=0.01, unroll=5, horizon=10,
+                                progress=False)
+        return optimizer, history
+
+    (first, history), (second, again) = run(), run()
+    assert history.equals(again)
+    for p, q in zip(first.parameters(), second.parameters()):
+        assert torch.equal(p, q)
+    assert history.loss.tail(10).mean() < history.loss.head(10).mean()
+
+
+def test_hand_designed_optimizers_and_the_learned_one_report_steps_plus_one_losses():
+    problem = ml.data.QuadraticSampler(5, seed=0).sample(3)
+    assert len(hand_designed(problem, torch.optim.SGD, 7, lr=0.01)) == 8
+    assert len(LSTMOptimizer().optimize(problem, 7)) == 8
+
+
+def test_bad_arguments_raise_one_clear_error():
+    with pytest.raises(ValueError, match="horizon"):
+        LSTMOptimizer().fit(ml.data.QuadraticSampler(), steps=1, meta_batch_size=1, lr=0.1,
+                            unroll=20, horizon=30)
+    with pytest.raises(ValueError, match="dim"):
+        ml.data.QuadraticSampler(dim=0)
