@@ -1,4 +1,4 @@
-"""The coordinatewise LSTM optimizer (Andrychowicz '16): preprocessing, sharing, meta-gradient."""
+"""Learned optimizers: the coordinatewise LSTM (Andrychowicz '16) and the meta-learner LSTM."""
 import math
 from typing import NamedTuple
 
@@ -7,6 +7,7 @@ import torch
 
 import mlcore as ml
 from mlcore.methods.lstm_optimizer import LSTMOptimizer, hand_designed, preprocess
+from mlcore.methods.meta_lstm import MetaLSTM
 
 
 class Linear(NamedTuple):
@@ -102,3 +103,34 @@ def test_bad_arguments_raise_one_clear_error():
                             unroll=20, horizon=30)
     with pytest.raises(ValueError, match="dim"):
         ml.data.QuadraticSampler(dim=0)
+
+
+def test_one_meta_learner_step_is_sgd_when_f_is_one_and_i_is_alpha():
+    torch.set_default_dtype(torch.float64)
+    try:
+        torch.manual_seed(0)
+        learner = MetaLSTM(ml.nets.MLP([1, 5, 1]), torch.nn.functional.mse_loss, steps=1)
+        alpha = 0.1
+        with torch.no_grad():  # f = sigmoid(40) = 1 - 4e-18, i = sigmoid(logit(alpha)) = alpha
+            for gate, bias in ((learner.forget_gate, 40.0),
+                               (learner.input_gate, math.log(alpha / (1 - alpha)))):
+                gate.weight.zero_()
+                gate.bias.fill_(bias)
+        support = ml.data.SinusoidSampler(5, 5, seed=0).task().support
+        support = ml.Split(support.x.double(), support.y.double())
+        theta = learner.theta()
+        loss = torch.nn.functional.mse_loss(learner.net(support.x), support.y)
+        sgd = [p - alpha * g for p, g in zip(theta.values(),
+                                            torch.autograd.grad(loss, list(theta.values())))]
+        torch.testing.assert_close(list(learner.adapt(theta, support).values()), sgd)
+    finally:
+        torch.set_default_dtype(torch.float32)
+
+
+def test_the_meta_learner_gets_a_gradient_for_its_gates_and_the_initialisation():
+    torch.manual_seed(0)
+    learner = MetaLSTM(ml.nets.MLP([1, 5, 1]), torch.nn.functional.mse_loss, steps=3)
+    loss, _ = learner.meta_loss(ml.data.SinusoidSampler(5, 5, seed=0).sample(2))
+    loss.backward()
+    for name, p in learner.named_parameters():
+        assert p.grad is not None and p.grad.abs().sum() > 0, name

@@ -29,7 +29,9 @@ TINY = {ml.methods.PretrainedClassifier: tiny_pretrained_classifier,
         ml.methods.MAML: tiny_optimization_based(ml.methods.MAML),
         ml.methods.Reptile: tiny_optimization_based(ml.methods.Reptile, steps=3),
         ml.methods.MetaSGD: tiny_optimization_based(ml.methods.MetaSGD),
-        ml.methods.ANIL: tiny_optimization_based(ml.methods.ANIL)}
+        ml.methods.ANIL: tiny_optimization_based(ml.methods.ANIL),
+        ml.methods.MetaLSTM: lambda: ml.methods.MetaLSTM(ml.nets.Conv4(n_out=N_WAY, hidden=8),
+                                                         F.cross_entropy, steps=3)}
 
 
 REGRESSION = {ml.methods.PretrainedRegressor}  # these learn sinusoids; the others classify

@@ -6,10 +6,11 @@ tests run each of them through `meta_train`. `PixelNN` learns nothing and has on
 from .anil import ANIL
 from .baselines import PixelNN, PretrainedClassifier, cosine_nearest_neighbour
 from .maml import MAML, PretrainedRegressor
+from .meta_lstm import MetaLSTM
 from .meta_sgd import MetaSGD
 from .reptile import Reptile
 
-ALL = (PretrainedClassifier, PretrainedRegressor, MAML, Reptile, MetaSGD, ANIL)
+ALL = (PretrainedClassifier, PretrainedRegressor, MAML, Reptile, MetaSGD, ANIL, MetaLSTM)
 
 __all__ = ["ALL", "PixelNN", "PretrainedClassifier", "PretrainedRegressor",
-           "cosine_nearest_neighbour", "MAML", "ANIL", "Reptile", "MetaSGD"]
+           "cosine_nearest_neighbour", "MAML", "ANIL", "Reptile", "MetaSGD", "MetaLSTM"]
