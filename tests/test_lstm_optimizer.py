@@ -134,3 +134,38 @@ def test_the_meta_learner_gets_a_gradient_for_its_gates_and_the_initialisation()
     loss.backward()
     for name, p in learner.named_parameters():
         assert p.grad is not None and p.grad.abs().sum() > 0, name
+
+
+def test_the_meta_learner_reports_its_gates_step_by_step():
+    learner = MetaLSTM(ml.nets.MLP([1, 5, 1]), torch.nn.functional.mse_loss, steps=4)
+    gates = []
+    learner.adapt(learner.theta(), ml.data.SinusoidSampler(5, 5, seed=0).task().support,
+                  gates=gates)
+    assert len(gates) == 4
+    for i, f in gates:
+        assert i.keys() == f.keys() == learner.theta().keys()
+        assert all(g.min() > 0 and g.max() < 1 for g in [*i.values(), *f.values()])
+
+
+def test_digit_mlp_loss_is_the_cross_entropy_of_the_same_network_in_torch_nn():
+    sampler = ml.data.DigitsMLPSampler(hidden=(7, 5), activation="relu", batch_size=16, seed=0)
+    problem = sampler.sample(3)
+    assert problem.theta0.shape == (3, (64 + 1) * 7 + (7 + 1) * 5 + (5 + 1) * 10)
+    losses = []
+    for theta, x, y in zip(problem.theta0, problem.x, problem.y):
+        net = ml.nets.MLP([64, 7, 5, 10])
+        offset = 0
+        for layer in (net[0], net[2], net[4]):  # the flat vector: weight (in, out), then bias
+            n_in, n_out = layer.in_features, layer.out_features
+            layer.weight.data = theta[offset:offset + n_in * n_out].reshape(n_in, n_out).T
+            layer.bias.data = theta[offset + n_in * n_out:offset + (n_in + 1) * n_out]
+            offset += (n_in + 1) * n_out
+        losses.append(torch.nn.functional.cross_entropy(net(x), y))
+    torch.testing.assert_close(problem.loss(problem.theta0), torch.stack(losses).mean())
+
+
+def test_digit_optimizees_reject_unknown_settings():
+    with pytest.raises(ValueError, match="activation"):
+        ml.data.DigitsMLPSampler(activation="tanh")
+    with pytest.raises(ValueError, match="batch_size"):
+        ml.data.DigitsMLPSampler(batch_size=0)

@@ -40,11 +40,12 @@ class MetaLSTM(nn.Module):
         """c_0, the learner's initial parameters, as a dict name -> tensor."""
         return dict(self.net.named_parameters())
 
-    def adapt(self, theta, support, steps=None):
+    def adapt(self, theta, support, steps=None, gates=None):
         """c_t = f_t * c_{t-1} - i_t * grad L_t for t = 1..steps   (eqs. 1-3); returns c_T.
 
         The gradient and the loss are inputs, taken without a graph: their second
-        derivatives are ignored, as in the paper.
+        derivatives are ignored, as in the paper. Pass a list as `gates` to receive the
+        (i_t, f_t) of every step, each as a dict shaped like theta (the paper's figure 2).
         """
         c = torch.cat([p.reshape(-1) for p in theta.values()])  # (n_coordinates,)
         i = f = torch.zeros_like(c)
@@ -55,6 +56,8 @@ class MetaLSTM(nn.Module):
             i = torch.sigmoid(self.input_gate(torch.cat([inputs, i[:, None]], 1))).squeeze(1)
             f = torch.sigmoid(self.forget_gate(torch.cat([inputs, f[:, None]], 1))).squeeze(1)
             c = f * c - i * grad
+            if gates is not None:
+                gates.append((_unflatten(i.detach(), theta), _unflatten(f.detach(), theta)))
         return _unflatten(c, theta)
 
     def meta_loss(self, batch):
