@@ -22,7 +22,11 @@ class MLPOptimizees:
         self.activation, self.theta0 = ACTIVATIONS[activation], theta0
 
     def loss(self, theta):
-        """Mean over the batch of functions of the cross-entropy of MLP_theta_i on its digits."""
+        """The mean of f_i(theta_i) over the batch: what optimizers minimise."""
+        return self.losses(theta).mean()
+
+    def losses(self, theta):
+        """f_i(theta_i), the cross-entropy of MLP_theta_i on its digits, for every i.   (n,)"""
         h, offset = self.x, 0
         for layer, (n_in, n_out) in enumerate(zip(self.sizes[:-1], self.sizes[1:])):
             weight = theta[:, offset:offset + n_in * n_out].reshape(-1, n_in, n_out)
@@ -31,7 +35,7 @@ class MLPOptimizees:
             h = torch.baddbmm(bias[:, None, :], h, weight)  # (n, batch, n_out)
             if layer < len(self.sizes) - 2:
                 h = self.activation(h)
-        return F.cross_entropy(h.flatten(0, 1), self.y.flatten())
+        return F.cross_entropy(h.transpose(1, 2), self.y, reduction="none").mean(1)
 
 
 class DigitsMLPSampler:

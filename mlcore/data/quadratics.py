@@ -17,10 +17,14 @@ class Quadratics(NamedTuple):
     y: torch.Tensor       # (n, dim)
     theta0: torch.Tensor  # (n, dim), the starting point
 
-    def loss(self, theta):
-        """Mean over the batch of f_i(theta_i); theta has shape (n, dim)."""
+    def losses(self, theta):
+        """f_i(theta_i) for every function of the batch; theta has shape (n, dim).   (n,)"""
         residual = torch.einsum("nij,nj->ni", self.W, theta) - self.y
-        return residual.pow(2).sum(-1).mean()
+        return residual.pow(2).sum(-1)
+
+    def loss(self, theta):
+        """The mean of f_i(theta_i) over the batch: what optimizers minimise."""
+        return self.losses(theta).mean()
 
 
 class QuadraticSampler:

@@ -31,8 +31,9 @@ def preprocess(grad, p=10.0):
 class LSTMOptimizer(nn.Module):
     """A two-layer LSTM applied coordinatewise: shared weights, one hidden state per coordinate.
 
-    `fit` meta-trains it on optimizees from a sampler (objects with `theta0` and `loss(theta)`,
-    such as `ml.data.QuadraticSampler`); `optimize` runs it on a new optimizee.
+    `fit` meta-trains it on optimizees from a sampler (batches of functions with `theta0`,
+    `loss(theta)` and `losses(theta)`, such as `ml.data.QuadraticSampler`'s); `optimize` runs
+    it on new ones.
     """
 
     def __init__(self, hidden=20, layers=2, p=10.0, output_scale=0.1):
@@ -74,17 +75,17 @@ class LSTMOptimizer(nn.Module):
         return total / steps, theta, state
 
     def optimize(self, problem, steps):
-        """Run the learned optimizer on `problem`: the losses f(theta_0..theta_steps), a list."""
+        """Run the learned optimizer on `problem`: f_i(theta_t) for t = 0..steps.   (steps+1, n)"""
         theta = problem.theta0.detach().requires_grad_()
         state, losses = self.initial_state(theta), []
         for _ in range(steps):
-            loss = problem.loss(theta)
-            losses.append(loss.item())
-            (grad,) = torch.autograd.grad(loss, theta)
+            per_function = problem.losses(theta)
+            losses.append(per_function.detach())
+            (grad,) = torch.autograd.grad(per_function.mean(), theta)
             with torch.no_grad():
                 step, state = self.update(grad, state)
             theta = (theta + step).detach().requires_grad_()
-        return losses + [problem.loss(theta).item()]
+        return torch.stack(losses + [problem.losses(theta).detach()])
 
     def fit(self, sampler, *, steps, meta_batch_size, lr, unroll=20, horizon=100,
             progress=True):
@@ -111,13 +112,13 @@ class LSTMOptimizer(nn.Module):
 
 
 def hand_designed(problem, optimizer_class, steps, **options):
-    """The losses f(theta_0..theta_steps) of a torch optimizer (SGD, Adam, ...) on `problem`."""
+    """f_i(theta_t), t = 0..steps, under a torch optimizer (SGD, Adam, ...).   (steps+1, n)"""
     theta = problem.theta0.detach().clone().requires_grad_()
     optimizer, losses = optimizer_class([theta], **options), []
     for _ in range(steps):
-        loss = problem.loss(theta)
-        losses.append(loss.item())
+        per_function = problem.losses(theta)
+        losses.append(per_function.detach())
         optimizer.zero_grad()
-        loss.backward()
+        per_function.mean().backward()
         optimizer.step()
-    return losses + [problem.loss(theta).item()]
+    return torch.stack(losses + [problem.losses(theta).detach()])
