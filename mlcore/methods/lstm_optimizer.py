@@ -1,8 +1,9 @@
 """Learning to learn by gradient descent by gradient descent (Andrychowicz, Denil, Gomez,
 Hoffman, Pfau, Schaul, Shillingford & de Freitas, 2016).
 
-Chapter: notebooks/03_learned_optimizers.ipynb   Equations: (1) theta_{t+1} = theta_t + g_t,
-(2) the meta-objective, (3) [g_t, h_{t+1}] = m(grad_t, h_t, phi); appendix A preprocessing.
+Chapter: notebooks/03_learned_optimizers.ipynb   Equations: section 2, the update
+theta_{t+1} = theta_t + g_t with [g_t, h_{t+1}] = m(grad_t, h_t, phi) and the meta-objective
+sum_t w_t f(theta_t); appendix A, the gradient preprocessing.
 Variants here: `unroll`, `horizon`, `hidden`. Differs from the paper in: nothing (weights
 w_t = 1, second derivatives of f ignored, truncated backpropagation through time).
 """
@@ -50,7 +51,7 @@ class LSTMOptimizer(nn.Module):
         return [(zeros, zeros) for _ in self.cells]
 
     def update(self, grad, state):
-        """[g_t, h_{t+1}] = m(grad_t, h_t, phi)   (eq. 3), for every coordinate at once."""
+        """[g_t, h_{t+1}] = m(grad_t, h_t, phi), for every coordinate at once."""
         x = preprocess(grad.reshape(-1), self.p)  # (n_coordinates, 2)
         new_state = []
         for cell, (h, c) in zip(self.cells, state):

@@ -1,7 +1,8 @@
 """Meta-learner LSTM — Optimization as a Model for Few-Shot Learning (Ravi & Larochelle, 2017).
 
-Chapter: notebooks/03_learned_optimizers.ipynb   Equations: (1) c_t = f_t * c_{t-1} + i_t * c~_t,
-(2) i_t, (3) f_t; Algorithm 1 (T updates on the support set, loss of theta_T on the query).
+Chapter: notebooks/03_learned_optimizers.ipynb (in progress)   Equations: section 3, the
+cell update c_t = f_t * c_{t-1} + i_t * c~_t and its input and forget gates i_t, f_t;
+Algorithm 1 (T updates on the support set, loss of theta_T on the query).
 Variants here: `steps`, `test_steps`. Differs from the paper in: the gates read the
 preprocessed gradient and loss directly (the paper puts a plain LSTM layer in front of them),
 as in the lecture notes' equations.
@@ -41,7 +42,7 @@ class MetaLSTM(nn.Module):
         return dict(self.net.named_parameters())
 
     def adapt(self, theta, support, steps=None, gates=None):
-        """c_t = f_t * c_{t-1} - i_t * grad L_t for t = 1..steps   (eqs. 1-3); returns c_T.
+        """c_t = f_t * c_{t-1} - i_t * grad L_t for t = 1..steps; returns c_T.
 
         The gradient and the loss are inputs, taken without a graph: their second
         derivatives are ignored, as in the paper. Pass a list as `gates` to receive the
