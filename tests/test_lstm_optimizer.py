@@ -104,6 +104,11 @@ def test_bad_arguments_raise_one_clear_error():
     with pytest.raises(ValueError, match="horizon"):
         LSTMOptimizer().fit(ml.data.QuadraticSampler(), steps=1, meta_batch_size=1, lr=0.1,
                             unroll=20, horizon=30)
+    with pytest.raises(ValueError, match="unroll"):
+        LSTMOptimizer().fit(ml.data.QuadraticSampler(), steps=1, meta_batch_size=1, lr=0.1,
+                            unroll=0)
+    with pytest.raises(ValueError, match="lr"):
+        LSTMOptimizer().fit(ml.data.QuadraticSampler(), steps=1, meta_batch_size=1, lr=0)
     with pytest.raises(ValueError, match="dim"):
         ml.data.QuadraticSampler(dim=0)
 

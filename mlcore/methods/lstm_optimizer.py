@@ -96,6 +96,11 @@ class LSTMOptimizer(nn.Module):
         pieces of `unroll` steps; after each piece phi takes one Adam step (the meta-step)
         and the graph is cut. Returns the history, one row per meta-step, like `meta_train`.
         """
+        require(steps >= 0, "steps", steps, "use a number of meta-steps >= 0")
+        require(meta_batch_size >= 1, "meta_batch_size", meta_batch_size,
+                "use at least 1 function")
+        require(lr > 0, "lr", lr, "use a positive learning rate")
+        require(unroll >= 1, "unroll", unroll, "unroll at least 1 step per meta-step")
         require(horizon % unroll == 0, "horizon", horizon, f"use a multiple of unroll={unroll}")
         optimizer, rows = torch.optim.Adam(self.parameters(), lr=lr), []
         for step in tqdm(range(steps), disable=not progress, desc=type(self).__name__):
