@@ -45,3 +45,16 @@ def compare(ours, dataset, our_dataset, decimals=1, unpublished=()):
         "source": [f"{p}, {t}" if p == p else "not reported for this setting"
                    for p, t in zip(merged["paper"], merged["table"])],
     })
+
+
+def score_table(ours, decimals=1):
+    """Our scores as a table: a row per method, a column per setting, cells "mean ± ci95".
+
+    `ours` has columns method, setting, mean, ci95; rows and columns keep the order in which
+    they first appear, and a setting a method was not run on shows "—".
+    """
+    number = f"{{:.{decimals}f}}".format
+    cells = ours.assign(score=[f"{number(m)} ± {number(c)}"
+                               for m, c in zip(ours["mean"], ours["ci95"])])
+    table = cells.pivot(index="method", columns="setting", values="score")
+    return table.loc[ours["method"].unique(), ours["setting"].unique()].fillna("—")

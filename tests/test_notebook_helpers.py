@@ -1,3 +1,4 @@
+import pandas as pd
 import pytest
 import torch
 
@@ -57,3 +58,12 @@ def test_glue_returns_plain_python_numbers_for_scalars():
     assert type(ml.glue("x", np.float64(1.5))) is float
     assert type(ml.glue("x", torch.tensor(2.5))) is float
     assert ml.glue("x", "text") == "text"
+
+
+def test_score_table_keeps_first_seen_order_and_marks_missing_settings():
+    ours = pd.DataFrame([dict(method="B", setting="5-way", mean=70.04, ci95=1.96),
+                         dict(method="A", setting="5-way", mean=80.0, ci95=2.0),
+                         dict(method="A", setting="20-way", mean=60.0, ci95=3.0)])
+    table = ml.report.score_table(ours)
+    assert list(table.index) == ["B", "A"] and list(table.columns) == ["5-way", "20-way"]
+    assert table.loc["B", "5-way"] == "70.0 ± 2.0" and table.loc["B", "20-way"] == "—"
