@@ -33,7 +33,9 @@ def meta_train(method, sampler, *, steps, meta_batch_size, lr, checkpoint=None,
     require(lr > 0, "lr", lr, "use a positive learning rate")
     optimizer = torch.optim.Adam(method.parameters(), lr=lr)
     samplers = {"sampler": sampler, "val_sampler": val_sampler}
-    rows = load_checkpoint(checkpoint, method, optimizer, samplers) if _exists(checkpoint) else []
+    rows = []
+    if _exists(checkpoint):
+        rows, _ = load_checkpoint(checkpoint, method, optimizer, samplers)
     device, start, began = _device_of(method), len(rows), time.perf_counter()
     for step in tqdm(range(start, steps), initial=start, total=steps, disable=not progress,
                      desc=type(method).__name__):
@@ -83,12 +85,16 @@ def accuracy(logits, labels):
     return (logits.argmax(-1) == labels).float().mean().item()
 
 
-def save_checkpoint(path, method, optimizer, samplers, history_rows):
-    """Save everything a run needs to continue exactly; written atomically."""
+def save_checkpoint(path, method, optimizer, samplers, history_rows, carry=None):
+    """Save everything a run needs to continue exactly; written atomically.
+
+    `carry` is whatever else the loop holds between steps (the learned optimizer's
+    half-optimized functions); it comes back from `load_checkpoint`.
+    """
     state = {
         "method": method.state_dict(), "optimizer": optimizer.state_dict(),
         "generators": {name: s.generator.get_state() for name, s in samplers.items() if s},
-        "torch_rng": torch.get_rng_state(), "history": history_rows,
+        "torch_rng": torch.get_rng_state(), "history": history_rows, "carry": carry,
     }
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -98,14 +104,14 @@ def save_checkpoint(path, method, optimizer, samplers, history_rows):
 
 
 def load_checkpoint(path, method, optimizer, samplers):
-    """Restore a run saved by `save_checkpoint`; returns its history rows."""
+    """Restore a run saved by `save_checkpoint`; returns its history rows and its carry."""
     state = torch.load(path, weights_only=False)
     method.load_state_dict(state["method"])
     optimizer.load_state_dict(state["optimizer"])
     for name, generator_state in state["generators"].items():
         samplers[name].generator.set_state(generator_state)
     torch.set_rng_state(state["torch_rng"])
-    return state["history"]
+    return state["history"], state["carry"]
 
 
 def _exists(path):

@@ -2,11 +2,13 @@
 import math
 from typing import NamedTuple
 
+import pandas as pd
 import pytest
 import torch
+from torch import nn
 
 import mlcore as ml
-from mlcore.methods.lstm_optimizer import LSTMOptimizer, hand_designed, preprocess
+from mlcore.methods.lstm_optimizer import LSTMOptimizer, _lstm_cell, hand_designed, preprocess
 from mlcore.methods.meta_lstm import MetaLSTM
 
 
@@ -39,8 +41,17 @@ def test_parameter_count_does_not_depend_on_the_optimizee():
     for size in (1, 10, 1000):
         grad = torch.randn(size)
         step, state = optimizer.update(grad, optimizer.initial_state(grad))
-        assert step.shape == grad.shape and state[0][0].shape == (size, 20)
+        assert step.shape == grad.shape and state[0][0].shape == (20, size)
     assert n_parameters == sum(p.numel() for p in optimizer.parameters())
+
+
+def test_column_layout_cell_equals_torch_lstm_cell():
+    torch.manual_seed(0)
+    cell, x, h, c = nn.LSTMCell(3, 4), torch.randn(7, 3), torch.randn(7, 4), torch.randn(7, 4)
+    h_ours, c_ours = _lstm_cell(cell, x.T, h.T, c.T)
+    h_torch, c_torch = cell(x, (h, c))
+    torch.testing.assert_close(h_ours.T, h_torch)
+    torch.testing.assert_close(c_ours.T, c_torch)
 
 
 def test_coordinates_share_weights_but_not_state():
@@ -76,6 +87,25 @@ def test_meta_gradient_matches_finite_differences_when_f_has_no_curvature():
                                                            abs=1e-9)
     finally:
         torch.set_default_dtype(torch.float32)
+
+
+def test_fit_resumes_exactly_in_the_middle_of_a_horizon(tmp_path):
+    def fit(steps, checkpoint=None):
+        torch.manual_seed(0)
+        optimizer = LSTMOptimizer(hidden=4)
+        history = optimizer.fit(ml.data.QuadraticSampler(3, seed=0), steps=steps,
+                                meta_batch_size=2, lr=0.01, unroll=2, horizon=6,
+                                checkpoint=checkpoint, progress=False)
+        return optimizer, history
+
+    full, full_history = fit(5)
+    path = tmp_path / "fit.pt"
+    fit(4, path)  # stops after the 1st of the 2nd batch's 3 pieces: a run half done
+    torch.manual_seed(123)  # the checkpoint restores the global RNG too
+    resumed, history = fit(5, path)
+    pd.testing.assert_frame_equal(history, full_history)
+    for p, q in zip(resumed.parameters(), full.parameters()):
+        assert torch.equal(p, q)
 
 
 def test_fit_learns_and_the_same_seeds_give_the_same_numbers():

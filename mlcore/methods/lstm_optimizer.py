@@ -8,6 +8,8 @@ Variants here: `unroll`, `horizon`, `hidden`. Differs from the paper in: nothing
 w_t = 1, second derivatives of f ignored, truncated backpropagation through time).
 """
 import math
+import time
+from pathlib import Path
 
 import pandas as pd
 import torch
@@ -15,6 +17,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from ..tasks import require
+from ..train import load_checkpoint, save_checkpoint
 
 
 def preprocess(grad, p=10.0):
@@ -46,19 +49,20 @@ class LSTMOptimizer(nn.Module):
         self.p, self.output_scale = p, output_scale
 
     def initial_state(self, theta):
-        """(h, c) of every layer, zeros, one row per coordinate of theta."""
-        zeros = theta.new_zeros(theta.numel(), self.head.in_features)
+        """(h, c) of every layer, zeros, one column per coordinate of theta."""
+        zeros = theta.new_zeros(self.head.in_features, theta.numel())
         return [(zeros, zeros) for _ in self.cells]
 
     def update(self, grad, state):
         """[g_t, h_{t+1}] = m(grad_t, h_t, phi), for every coordinate at once."""
-        x = preprocess(grad.reshape(-1), self.p)  # (n_coordinates, 2)
+        x = preprocess(grad.reshape(-1), self.p).T  # (2, n_coordinates)
         new_state = []
         for cell, (h, c) in zip(self.cells, state):
-            h, c = cell(x, (h, c))
+            h, c = _lstm_cell(cell, x, h, c)
             new_state.append((h, c))
-            x = h
-        return self.output_scale * self.head(x).reshape(grad.shape), new_state
+            x = h  # (hidden, n_coordinates)
+        step = torch.addmm(self.head.bias[:, None], self.head.weight, x)  # (1, n_coordinates)
+        return self.output_scale * step.reshape(grad.shape), new_state
 
     def unroll(self, problem, theta, state, steps):
         """`steps` updates from theta; returns (mean of f(theta_t), t = 1..steps), theta, state.
@@ -89,33 +93,41 @@ class LSTMOptimizer(nn.Module):
         return torch.stack(losses + [problem.losses(theta).detach()])
 
     def fit(self, sampler, *, steps, meta_batch_size, lr, unroll=20, horizon=100,
-            progress=True):
+            checkpoint=None, checkpoint_every=100, progress=True):
         """Meta-train with Adam(lr) by truncated backpropagation through time.
 
         Each batch of `meta_batch_size` optimizees is optimized for `horizon` steps, in
         pieces of `unroll` steps; after each piece phi takes one Adam step (the meta-step)
-        and the graph is cut. Returns the history, one row per meta-step, like `meta_train`.
+        and the graph is cut. Returns the history, one row per meta-step, and checkpoints
+        and resumes exactly, like `meta_train`.
         """
-        require(steps >= 0, "steps", steps, "use a number of meta-steps >= 0")
-        require(meta_batch_size >= 1, "meta_batch_size", meta_batch_size,
-                "use at least 1 function")
-        require(lr > 0, "lr", lr, "use a positive learning rate")
-        require(unroll >= 1, "unroll", unroll, "unroll at least 1 step per meta-step")
-        require(horizon % unroll == 0, "horizon", horizon, f"use a multiple of unroll={unroll}")
-        optimizer, rows = torch.optim.Adam(self.parameters(), lr=lr), []
-        for step in tqdm(range(steps), disable=not progress, desc=type(self).__name__):
+        _check_fit_arguments(steps, meta_batch_size, lr, unroll, horizon)
+        optimizer, samplers = torch.optim.Adam(self.parameters(), lr=lr), {"sampler": sampler}
+        rows, run = [], None  # run: the optimizees being optimized and where they are
+        if checkpoint is not None and Path(checkpoint).exists():
+            rows, run = load_checkpoint(checkpoint, self, optimizer, samplers)
+        began, start = time.perf_counter(), len(rows)
+        for step in tqdm(range(start, steps), initial=start, total=steps,
+                         disable=not progress, desc=type(self).__name__):
             if step % (horizon // unroll) == 0:  # a fresh batch of optimizees
                 problem = sampler.sample(meta_batch_size)
-                theta, state = problem.theta0, self.initial_state(problem.theta0)
-            theta = theta.detach().requires_grad_()
-            state = [(h.detach(), c.detach()) for h, c in state]
-            loss, theta, state = self.unroll(problem, theta, state, unroll)
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-            rows.append({"step": step + 1, "loss": loss.item()})
-        return pd.DataFrame(rows)
+                run = (problem, problem.theta0, self.initial_state(problem.theta0))
+            loss, run = self._meta_step(optimizer, run, unroll)
+            rows.append({"step": step + 1, "loss": loss})
+            if checkpoint and ((step + 1) % checkpoint_every == 0 or step + 1 == steps):
+                save_checkpoint(checkpoint, self, optimizer, samplers, rows, carry=run)
+        history = pd.DataFrame(rows)
+        history.attrs["seconds_per_step"] = (time.perf_counter() - began) / max(steps - start, 1)
+        return history
 
+    def _meta_step(self, optimizer, run, unroll):
+        """`unroll` steps of the optimizees, one Adam step on phi; the graph is cut after."""
+        problem, theta, state = run
+        loss, theta, state = self.unroll(problem, theta.detach().requires_grad_(), state, unroll)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        return loss.item(), (problem, theta.detach(), [(h.detach(), c.detach()) for h, c in state])
 
 def hand_designed(problem, optimizer_class, steps, **options):
     """f_i(theta_t), t = 0..steps, under a torch optimizer (SGD, Adam, ...).   (steps+1, n)"""
@@ -128,3 +140,25 @@ def hand_designed(problem, optimizer_class, steps, **options):
         per_function.mean().backward()
         optimizer.step()
     return torch.stack(losses + [problem.losses(theta).detach()])
+
+
+def _check_fit_arguments(steps, meta_batch_size, lr, unroll, horizon):
+    require(steps >= 0, "steps", steps, "use a number of meta-steps >= 0")
+    require(meta_batch_size >= 1, "meta_batch_size", meta_batch_size,
+            "use at least 1 function")
+    require(lr > 0, "lr", lr, "use a positive learning rate")
+    require(unroll >= 1, "unroll", unroll, "unroll at least 1 step per meta-step")
+    require(horizon % unroll == 0, "horizon", horizon, f"use a multiple of unroll={unroll}")
+
+
+def _lstm_cell(cell, x, h, c):
+    """`cell` (an nn.LSTMCell) on inputs laid out one column per coordinate.   (hidden, n)
+
+    The same equations as cell(x.T, (h.T, c.T)); with coordinates along columns each of the
+    four gates is one contiguous block, which is about 4x faster on a CPU.
+    """
+    gates = torch.addmm((cell.bias_ih + cell.bias_hh)[:, None], cell.weight_ih, x)
+    gates = gates.addmm(cell.weight_hh, h)  # (4 * hidden, n): input, forget, cell, output
+    i, f, g, o = gates.chunk(4)
+    c = f.sigmoid() * c + i.sigmoid() * g.tanh()
+    return o.sigmoid() * c.tanh(), c
