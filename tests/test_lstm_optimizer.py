@@ -174,15 +174,19 @@ def test_the_meta_learner_gets_a_gradient_for_its_gates_and_the_initialisation()
         assert p.grad is not None and p.grad.abs().sum() > 0, name
 
 
-def test_the_meta_learner_reports_its_gates_step_by_step():
+def test_the_meta_learner_reports_its_gates_and_parameters_step_by_step():
     learner = MetaLSTM(ml.nets.MLP([1, 5, 1]), torch.nn.functional.mse_loss, steps=4)
-    gates = []
-    learner.adapt(learner.theta(), ml.data.SinusoidSampler(5, 5, seed=0).task().support,
-                  gates=gates)
-    assert len(gates) == 4
-    for i, f in gates:
-        assert i.keys() == f.keys() == learner.theta().keys()
-        assert all(g.min() > 0 and g.max() < 1 for g in [*i.values(), *f.values()])
+    support, trace = ml.data.SinusoidSampler(5, 5, seed=0).task().support, []
+    last = learner.adapt(learner.theta(), support, trace=trace)
+    assert len(trace) == 4
+    for step in trace:
+        assert step["i"].keys() == step["f"].keys() == learner.theta().keys()
+        gates = [*step["i"].values(), *step["f"].values()]
+        assert all(g.min() > 0 and g.max() < 1 for g in gates)
+    for t in (1, 3):  # theta_t of the trace is what t steps return
+        after_t_steps = learner.adapt(learner.theta(), support, t)
+        torch.testing.assert_close(trace[t - 1]["theta"], after_t_steps)
+    torch.testing.assert_close(trace[-1]["theta"], last)
 
 
 def test_digit_mlp_loss_is_the_cross_entropy_of_the_same_network_in_torch_nn():

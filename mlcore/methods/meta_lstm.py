@@ -1,6 +1,6 @@
 """Meta-learner LSTM — Optimization as a Model for Few-Shot Learning (Ravi & Larochelle, 2017).
 
-Chapter: notebooks/03_learned_optimizers.ipynb (in progress)   Equations: section 3, the
+Chapter: notebooks/03_meta_learner_lstm.ipynb   Equations: section 3, the
 cell update c_t = f_t * c_{t-1} + i_t * c~_t and its input and forget gates i_t, f_t;
 Algorithm 1 (T updates on the support set, loss of theta_T on the query).
 Variants here: `steps`, `test_steps`. Differs from the paper in: the gates read the
@@ -41,12 +41,13 @@ class MetaLSTM(nn.Module):
         """c_0, the learner's initial parameters, as a dict name -> tensor."""
         return dict(self.net.named_parameters())
 
-    def adapt(self, theta, support, steps=None, gates=None):
+    def adapt(self, theta, support, steps=None, trace=None):
         """c_t = f_t * c_{t-1} - i_t * grad L_t for t = 1..steps; returns c_T.
 
         The gradient and the loss are inputs, taken without a graph: their second
-        derivatives are ignored, as in the paper. Pass a list as `gates` to receive the
-        (i_t, f_t) of every step, each as a dict shaped like theta (the paper's figure 2).
+        derivatives are ignored, as in the paper. Pass a list as `trace` to receive, for
+        every step, a dict with the input gate "i", the forget gate "f" and the parameters
+        "theta" (c_t), each a dict shaped like theta (the gates are the paper's figure 2).
         """
         c = torch.cat([p.reshape(-1) for p in theta.values()])  # (n_coordinates,)
         i = f = torch.zeros_like(c)
@@ -57,8 +58,9 @@ class MetaLSTM(nn.Module):
             i = torch.sigmoid(self.input_gate(torch.cat([inputs, i[:, None]], 1))).squeeze(1)
             f = torch.sigmoid(self.forget_gate(torch.cat([inputs, f[:, None]], 1))).squeeze(1)
             c = f * c - i * grad
-            if gates is not None:
-                gates.append((_unflatten(i.detach(), theta), _unflatten(f.detach(), theta)))
+            if trace is not None:
+                trace.append({name: _unflatten(value.detach(), theta)
+                              for name, value in (("i", i), ("f", f), ("theta", c))})
         return _unflatten(c, theta)
 
     def meta_loss(self, batch):
