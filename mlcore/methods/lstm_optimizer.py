@@ -1,7 +1,8 @@
 """Learning to learn by gradient descent by gradient descent (Andrychowicz, Denil, Gomez,
 Hoffman, Pfau, Schaul, Shillingford & de Freitas, 2016).
 
-Chapter: notebooks/03_learned_optimizers.ipynb   Equations: section 2, the update
+Chapter: notebooks/03_learned_optimizers.ipynb and 03_learned_optimizers_digits.ipynb
+Equations: section 2, the update
 theta_{t+1} = theta_t + g_t with [g_t, h_{t+1}] = m(grad_t, h_t, phi) and the meta-objective
 sum_t w_t f(theta_t); appendix A, the gradient preprocessing.
 Variants here: `unroll`, `horizon`, `hidden`. Differs from the paper in: nothing (weights
