@@ -31,10 +31,12 @@ TINY = {ml.methods.PretrainedClassifier: tiny_pretrained_classifier,
         ml.methods.MetaSGD: tiny_optimization_based(ml.methods.MetaSGD),
         ml.methods.ANIL: tiny_optimization_based(ml.methods.ANIL),
         ml.methods.MetaLSTM: lambda: ml.methods.MetaLSTM(ml.nets.Conv4(n_out=N_WAY, hidden=8),
-                                                         F.cross_entropy, steps=3)}
+                                                         F.cross_entropy, steps=3),
+        ml.methods.MANN: lambda: ml.methods.MANN(N_WAY, hidden=16, n_slots=8, width=5, n_reads=2)}
 
 
 REGRESSION = {ml.methods.PretrainedRegressor}  # these learn sinusoids; the others classify
+SEQUENCES = {ml.methods.MANN}  # these read an episode one image at a time
 
 
 def tiny_sampler(images, seed=0, method_class=None):
@@ -42,6 +44,8 @@ def tiny_sampler(images, seed=0, method_class=None):
         # one fixed sine, so that a network fitted to all tasks jointly can lower its loss
         return ml.data.SinusoidSampler(k_shot=5, k_query=5, seed=seed, amplitude=(2.0, 2.0),
                                        phase=(0.0, 0.0))
+    if method_class in SEQUENCES:
+        return ml.data.SequenceSampler(images, N_WAY, n_instances=4, seed=seed)
     return ml.data.EpisodeSampler(images, N_WAY, k_shot=2, k_query=2, seed=seed)
 
 

@@ -1,16 +1,18 @@
 """Every method of the book, one file per family, in the order the chapters teach them.
 
 `ALL` lists the methods that are meta-trained (they have `meta_loss` and `predict`); the
-tests run each of them through `meta_train`. `PixelNN` learns nothing and has only `predict`.
+tests run each of them through `meta_train`. `PixelNN` and `OnlinePixelNN` learn nothing
+and have only `predict`.
 """
 from .anil import ANIL
-from .baselines import PixelNN, PretrainedClassifier, cosine_nearest_neighbour
+from .baselines import OnlinePixelNN, PixelNN, PretrainedClassifier, cosine_nearest_neighbour
 from .maml import MAML, PretrainedRegressor
+from .mann import MANN
 from .meta_lstm import MetaLSTM
 from .meta_sgd import MetaSGD
 from .reptile import Reptile
 
-ALL = (PretrainedClassifier, PretrainedRegressor, MAML, Reptile, MetaSGD, ANIL, MetaLSTM)
+ALL = (PretrainedClassifier, PretrainedRegressor, MAML, Reptile, MetaSGD, ANIL, MetaLSTM, MANN)
 
-__all__ = ["ALL", "PixelNN", "PretrainedClassifier", "PretrainedRegressor",
-           "cosine_nearest_neighbour", "MAML", "ANIL", "Reptile", "MetaSGD", "MetaLSTM"]
+__all__ = ["ALL", "OnlinePixelNN", "PixelNN", "PretrainedClassifier", "PretrainedRegressor",
+           "cosine_nearest_neighbour", "MAML", "ANIL", "Reptile", "MetaSGD", "MetaLSTM", "MANN"]

@@ -1,4 +1,5 @@
-"""Baselines of chapter 01: nearest neighbour in pixel space, and a pre-trained classifier.
+"""Baselines of chapter 01: nearest neighbour in pixel space, and a pre-trained classifier;
+and chapter 04's nearest neighbour over an episode seen one image at a time.
 
 Chapter: notebooks/01_what_is_meta_learning.ipynb   Equations: (3), (4) of the chapter
 Both are the baselines of Vinyals et al. (2016), table 1: "Pixels Cosine" and
@@ -30,6 +31,23 @@ class PixelNN(nn.Module):
         n_way = int(task.support.y.max()) + 1
         return cosine_nearest_neighbour(task.support.x.flatten(1), task.support.y,
                                         task.query.x.flatten(1), n_way)
+
+
+class OnlinePixelNN(nn.Module):
+    """Nearest neighbour on raw pixels along an episode (chapter 04): step t takes the label
+    of the most similar earlier image. It cannot know a class it has not seen: a first
+    presentation always gets the label of another class, except at step 1 (a guess)."""
+
+    def __init__(self, n_classes):
+        super().__init__()
+        self.n_classes = n_classes
+
+    def predict(self, task):
+        x, y = task.query.x.flatten(1), task.query.y
+        scores = [x.new_zeros(self.n_classes)]  # step 1: nothing seen yet
+        for t in range(1, len(y)):
+            scores.append(cosine_nearest_neighbour(x[:t], y[:t], x[t:t + 1], self.n_classes)[0])
+        return torch.stack(scores)  # (T, n_classes)
 
 
 class PretrainedClassifier(nn.Module):
