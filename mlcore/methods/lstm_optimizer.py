@@ -130,6 +130,7 @@ class LSTMOptimizer(nn.Module):
         optimizer.step()
         return loss.item(), (problem, theta.detach(), [(h.detach(), c.detach()) for h, c in state])
 
+
 def hand_designed(problem, optimizer_class, steps, **options):
     """f_i(theta_t), t = 0..steps, under a torch optimizer (SGD, Adam, ...).   (steps+1, n)"""
     theta = problem.theta0.detach().clone().requires_grad_()
