@@ -211,3 +211,17 @@ def test_digit_optimizees_reject_unknown_settings():
         ml.data.DigitsMLPSampler(activation="tanh")
     with pytest.raises(ValueError, match="batch_size"):
         ml.data.DigitsMLPSampler(batch_size=0)
+
+
+def test_optimizers_trace_every_theta_they_visit():
+    torch.manual_seed(0)
+    problem = Linear(a=torch.randn(2, 3), theta0=torch.randn(2, 3))
+    sgd, lstm = [], []
+    losses = hand_designed(problem, torch.optim.SGD, 4, lr=0.1, trace=sgd)
+    assert len(sgd) == 5 and torch.equal(sgd[0], problem.theta0)
+    for t, theta in enumerate(sgd):  # f is linear: theta_t = theta_0 - t * lr * a / n
+        torch.testing.assert_close(theta, problem.theta0 - t * 0.1 * problem.a / 2)
+        torch.testing.assert_close(problem.losses(theta), losses[t])
+    losses = LSTMOptimizer().optimize(problem, 3, trace=lstm)
+    assert len(lstm) == 4
+    torch.testing.assert_close(torch.stack([problem.losses(t) for t in lstm]), losses)

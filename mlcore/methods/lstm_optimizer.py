@@ -80,17 +80,22 @@ class LSTMOptimizer(nn.Module):
             total = total + loss
         return total / steps, theta, state
 
-    def optimize(self, problem, steps):
-        """Run the learned optimizer on `problem`: f_i(theta_t) for t = 0..steps.   (steps+1, n)"""
+    def optimize(self, problem, steps, trace=None):
+        """Run the learned optimizer on `problem`: f_i(theta_t) for t = 0..steps.   (steps+1, n)
+
+        Pass a list as `trace` to receive theta_t for t = 0..steps (for paths and steps).
+        """
         theta = problem.theta0.detach().requires_grad_()
         state, losses = self.initial_state(theta), []
         for _ in range(steps):
+            _record(trace, theta)
             per_function = problem.losses(theta)
             losses.append(per_function.detach())
             (grad,) = torch.autograd.grad(per_function.mean(), theta)
             with torch.no_grad():
                 step, state = self.update(grad, state)
             theta = (theta + step).detach().requires_grad_()
+        _record(trace, theta)
         return torch.stack(losses + [problem.losses(theta).detach()])
 
     def fit(self, sampler, *, steps, meta_batch_size, lr, unroll=20, horizon=100,
@@ -131,17 +136,27 @@ class LSTMOptimizer(nn.Module):
         return loss.item(), (problem, theta.detach(), [(h.detach(), c.detach()) for h, c in state])
 
 
-def hand_designed(problem, optimizer_class, steps, **options):
-    """f_i(theta_t), t = 0..steps, under a torch optimizer (SGD, Adam, ...).   (steps+1, n)"""
+def hand_designed(problem, optimizer_class, steps, trace=None, **options):
+    """f_i(theta_t), t = 0..steps, under a torch optimizer (SGD, Adam, ...).   (steps+1, n)
+
+    `trace`, if a list, receives theta_t for t = 0..steps, like `LSTMOptimizer.optimize`'s.
+    """
     theta = problem.theta0.detach().clone().requires_grad_()
     optimizer, losses = optimizer_class([theta], **options), []
     for _ in range(steps):
+        _record(trace, theta)
         per_function = problem.losses(theta)
         losses.append(per_function.detach())
         optimizer.zero_grad()
         per_function.mean().backward()
         optimizer.step()
+    _record(trace, theta)
     return torch.stack(losses + [problem.losses(theta).detach()])
+
+
+def _record(trace, theta):
+    if trace is not None:
+        trace.append(theta.detach().clone())  # a copy: torch optimizers step in place
 
 
 def _check_fit_arguments(steps, meta_batch_size, lr, unroll, horizon):
