@@ -1,7 +1,7 @@
 """MANN — Meta-Learning with Memory-Augmented Neural Networks (Santoro, Bartunov, Botvinick,
 Wierstra & Lillicrap, 2016).
 
-Chapter: notebooks/04_mann.ipynb (in progress)   Equations: section 3.1, reading by content (cosine
+Chapter: notebooks/04_mann.ipynb   Equations: section 3.1, reading by content (cosine
 similarity, softmax read weights w^r, read vector r); section 3.2, least recently used
 access (write weights w^w, usage w^u, least-used weights w^lu, memory update M_t).
 Variants here: `memory=False`, the same LSTM controller without external memory (the
