@@ -50,6 +50,7 @@ def test_build_is_deterministic_byte_for_byte(monkeypatch):
     first, second = glyphs.build_glyphs(), glyphs.build_glyphs()
     assert first["images"].dtype == np.uint8
     assert first["images"].tobytes() == second["images"].tobytes()
+    assert first["templates"].tobytes() == second["templates"].tobytes()
     assert list(first["classes"]) == list(second["classes"])
 
 

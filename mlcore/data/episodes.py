@@ -86,6 +86,24 @@ class EpisodeSampler:
         return stack(self.task() for _ in range(meta_batch_size))
 
 
+class ZeroShotSampler(EpisodeSampler):
+    """Zero-shot tasks: the support set holds one item of class meta-data per class (e.g.
+    `load_glyph_templates`), labelled 0..n_way-1; the query, `k_query` images per class."""
+
+    def __init__(self, dataset, meta_data, n_way, k_query, seed=0):
+        require(meta_data.classes == dataset.classes, "meta_data", f"{len(meta_data)} classes",
+                "give the meta-data of the same classes in the same order, e.g. "
+                "load_glyph_templates(split) with load_glyphs(split)")
+        super().__init__(dataset, n_way, 1, k_query, seed)
+        self.meta_data = meta_data
+
+    def task(self, return_classes=False):
+        task, classes = super().task(return_classes=True)  # its support image is not used
+        support = Split(self.meta_data.images[classes, 0], torch.arange(self.n_way))
+        task = Task(support, task.query)
+        return (task, classes) if return_classes else task
+
+
 class PooledSampler:
     """Mini-batches over all classes of a dataset pooled together (labels = class index).
 

@@ -19,7 +19,7 @@ import torch
 
 from .episodes import ImageDataset
 
-VERSION = 1
+VERSION = 2  # 2: adds a clean template of every character (the images are unchanged)
 N_ALPHABETS, CHARACTERS_PER_ALPHABET, DRAWERS = 40, 30, 20
 SIZE = 28
 POINT_JITTER = 0.16    # per-drawer noise on stroke control points (glyph box is [-1, 1]^2)
@@ -33,10 +33,21 @@ def load_glyphs(split=None):
     `split` is "meta_train", "meta_val", "meta_test" or None for all 1,200 classes.
     Alphabets are split 60/20/20, so no alphabet appears in two splits.
     """
+    return _read(_built())[0].split(split)
+
+
+def load_glyph_templates(split=None):
+    """One clean drawing of every character, as its alphabet defines it (no drawer's
+    jitter, the middle pen width): an `ImageDataset` with one image per class, its classes
+    in the order of `load_glyphs(split)`. Zero-shot ProtoNets use it as class meta-data."""
+    return _read(_built())[1].split(split)
+
+
+def _built():
     path = cache_dir() / f"glyphs-v{VERSION}.npz"
     if not path.exists():
         _atomic_save(path, build_glyphs())
-    return _read(path).split(split)
+    return path
 
 
 def cache_dir():
@@ -45,9 +56,10 @@ def cache_dir():
 
 
 def build_glyphs(seed=0):
-    """Draw every character of every alphabet: uint8 images (classes, drawers, 28, 28)."""
+    """Draw every character of every alphabet: uint8 images (classes, drawers, 28, 28) and
+    templates (classes, 28, 28)."""
     rng = np.random.default_rng(seed)
-    images, classes, alphabets = [], [], []
+    images, templates, classes, alphabets = [], [], [], []
     for a in range(N_ALPHABETS):
         alphabet = f"script_{a:02d}"
         style = _alphabet_style(rng)
@@ -55,10 +67,12 @@ def build_glyphs(seed=0):
             strokes = _character(rng, style)
             drawings = [_drawn_by_a_drawer(rng, strokes, style) for _ in range(DRAWERS)]
             images.append(render(drawings, rng.uniform(*PEN_WIDTH, DRAWERS)))
+            templates.append(_template(strokes, style))
             classes.append(f"{alphabet}/character{c + 1:02d}")
             alphabets.append(alphabet)
-    images = np.round(np.stack(images) * 255).astype(np.uint8)
-    return dict(images=images, classes=np.array(classes), alphabets=np.array(alphabets))
+    images, templates = (np.round(np.stack(a) * 255).astype(np.uint8) for a in (images, templates))
+    return dict(images=images, templates=templates, classes=np.array(classes),
+                alphabets=np.array(alphabets))
 
 
 def render(drawings, widths):
@@ -130,6 +144,13 @@ def _drawn_by_a_drawer(rng, strokes, style):
     return drawn
 
 
+def _template(strokes, style):
+    """The character without any drawer: its control points (smoothed if the alphabet is
+    round), no pose jitter, the middle pen width. Uses no randomness."""
+    drawn = [_smooth(points) if style["round"] else points for points in strokes]
+    return render([drawn], [np.mean(PEN_WIDTH)])[0]
+
+
 def _smooth(points, per_segment=8):
     """Catmull-Rom spline through the control points (a pen moves smoothly)."""
     padded = np.concatenate([2 * points[:1] - points[1:2], points, 2 * points[-1:] - points[-2:-1]])
@@ -153,9 +174,12 @@ def _rotation(angle):
 
 @functools.lru_cache(maxsize=1)
 def _read(path):
+    """The drawings and the templates, each as an `ImageDataset`."""
     with np.load(path) as stored:
-        return ImageDataset(torch.from_numpy(stored["images"]).float().div_(255)[:, :, None],
-                            tuple(stored["classes"].tolist()), tuple(stored["alphabets"].tolist()))
+        names = tuple(stored["classes"].tolist()), tuple(stored["alphabets"].tolist())
+        images = torch.from_numpy(stored["images"]).float().div_(255)[:, :, None]
+        templates = torch.from_numpy(stored["templates"]).float().div_(255)[:, None, None]
+    return ImageDataset(images, *names), ImageDataset(templates, *names)
 
 
 def _atomic_save(path, arrays):
