@@ -32,11 +32,24 @@ TINY = {ml.methods.PretrainedClassifier: tiny_pretrained_classifier,
         ml.methods.ANIL: tiny_optimization_based(ml.methods.ANIL),
         ml.methods.MetaLSTM: lambda: ml.methods.MetaLSTM(ml.nets.Conv4(n_out=N_WAY, hidden=8),
                                                          F.cross_entropy, steps=3),
-        ml.methods.MANN: lambda: ml.methods.MANN(N_WAY, hidden=16, n_slots=8, width=5, n_reads=2)}
+        ml.methods.MANN: lambda: ml.methods.MANN(N_WAY, hidden=16, n_slots=8, width=5, n_reads=2),
+        ml.methods.Siamese: lambda: ml.methods.Siamese(ml.nets.Conv4(hidden=8)),
+        ml.methods.MatchingNetwork: lambda: ml.methods.MatchingNetwork(ml.nets.Conv4(hidden=8),
+                                                                       fce=True, steps=2),
+        ml.methods.ProtoNet: lambda: ml.methods.ProtoNet(ml.nets.Conv4(hidden=8)),
+        ml.methods.ZeroShotProtoNet: lambda: ml.methods.ZeroShotProtoNet(
+            ml.nets.Conv4(hidden=8), ml.nets.Conv4(hidden=8))}
 
 
 REGRESSION = {ml.methods.PretrainedRegressor}  # these learn sinusoids; the others classify
 SEQUENCES = {ml.methods.MANN}  # these read an episode one image at a time
+PAIRS = {ml.methods.Siamese}  # these train on verification pairs, predict on N-way tasks
+ZERO_SHOT = {ml.methods.ZeroShotProtoNet}  # these get class meta-data instead of a support set
+
+
+def tiny_meta_data(images):
+    """One "template" per class of the tiny dataset: its first image."""
+    return ml.data.ImageDataset(images.images[:, :1], images.classes, images.alphabets)
 
 
 def tiny_sampler(images, seed=0, method_class=None):
@@ -46,7 +59,19 @@ def tiny_sampler(images, seed=0, method_class=None):
                                        phase=(0.0, 0.0))
     if method_class in SEQUENCES:
         return ml.data.SequenceSampler(images, N_WAY, n_instances=4, seed=seed)
+    if method_class in PAIRS:
+        return ml.data.PairSampler(images, n_pairs=8, seed=seed)
+    if method_class in ZERO_SHOT:
+        return ml.data.ZeroShotSampler(images, tiny_meta_data(images), N_WAY, k_query=2,
+                                       seed=seed)
     return ml.data.EpisodeSampler(images, N_WAY, k_shot=2, k_query=2, seed=seed)
+
+
+def tiny_task(images, seed=0, method_class=None):
+    """A task to `predict` on: an N-way task, also for methods trained on pairs."""
+    if method_class in PAIRS:
+        return ml.data.EpisodeSampler(images, N_WAY, k_shot=2, k_query=2, seed=seed).task()
+    return tiny_sampler(images, seed, method_class).task()
 
 
 def output_size(method_class):
@@ -65,7 +90,7 @@ def test_meta_training_lowers_a_finite_loss(method_class, tiny_images):
                             steps=30, meta_batch_size=4, lr=3e-3, progress=False)
     assert history["loss"].notna().all() and torch.isfinite(torch.tensor(history["loss"])).all()
     assert history["loss"][-5:].mean() < history["loss"][:5].mean()
-    task = tiny_sampler(tiny_images, seed=1, method_class=method_class).task()
+    task = tiny_task(tiny_images, seed=1, method_class=method_class)
     assert method.predict(task).shape == (len(task.query.y), output_size(method_class))
 
 
@@ -78,7 +103,7 @@ def test_same_seed_same_numbers(method_class, tiny_images):
         sampler = tiny_sampler(tiny_images, method_class=method_class)
         history = ml.meta_train(method, sampler, steps=3, meta_batch_size=2, lr=1e-3,
                                 progress=False)
-        task = tiny_sampler(tiny_images, method_class=method_class).task()
+        task = tiny_task(tiny_images, method_class=method_class)
         results.append((history["loss"].tolist(), method.predict(task)))
     assert results[0][0] == results[1][0]
     assert torch.equal(results[0][1], results[1][1])
@@ -91,7 +116,7 @@ def test_meta_loss_and_predict_mutate_nothing(method_class, tiny_images):
     before = copy.deepcopy(method.state_dict())
     batch = tiny_sampler(tiny_images, method_class=method_class).sample(2)
     method.meta_loss(batch)
-    method.predict(ml.tasks.unstack(batch)[0])
+    method.predict(tiny_task(tiny_images, method_class=method_class))
     for name, value in method.state_dict().items():
         assert torch.equal(value, before[name]), name
 

@@ -8,11 +8,16 @@ from .anil import ANIL
 from .baselines import OnlinePixelNN, PixelNN, PretrainedClassifier, cosine_nearest_neighbour
 from .maml import MAML, PretrainedRegressor
 from .mann import MANN
+from .matching_net import MatchingNetwork
 from .meta_lstm import MetaLSTM
 from .meta_sgd import MetaSGD
+from .protonet import ProtoNet, ZeroShotProtoNet
 from .reptile import Reptile
+from .siamese import Siamese
 
-ALL = (PretrainedClassifier, PretrainedRegressor, MAML, Reptile, MetaSGD, ANIL, MetaLSTM, MANN)
+ALL = (PretrainedClassifier, PretrainedRegressor, MAML, Reptile, MetaSGD, ANIL, MetaLSTM, MANN,
+       Siamese, MatchingNetwork, ProtoNet, ZeroShotProtoNet)
 
 __all__ = ["ALL", "OnlinePixelNN", "PixelNN", "PretrainedClassifier", "PretrainedRegressor",
-           "cosine_nearest_neighbour", "MAML", "ANIL", "Reptile", "MetaSGD", "MetaLSTM", "MANN"]
+           "cosine_nearest_neighbour", "MAML", "ANIL", "Reptile", "MetaSGD", "MetaLSTM", "MANN",
+           "Siamese", "MatchingNetwork", "ProtoNet", "ZeroShotProtoNet"]

@@ -1,0 +1,85 @@
+"""ProtoNet — Prototypical Networks for Few-shot Learning (Snell, Swersky & Zemel, 2017).
+
+Chapter: notebooks/05_metric_learning.ipynb   Equations: (1) the prototype c_k, the mean
+embedded support point of class k; (2) p(y = k | x) = softmax_k(-d(f(x), c_k)); section 2.4,
+with squared Euclidean d the classifier is linear in f(x), w_k = 2 c_k, b_k = -||c_k||^2;
+section 2.5 and Algorithm 1, the episode loss; section 2.6, zero-shot prototypes
+c_k = g(v_k) from class meta-data v_k.
+Variants here: `distance="euclidean"` (squared, the paper's choice) or `"cosine"`;
+`ZeroShotProtoNet`, whose prototypes come from a second encoder of the class meta-data
+(for the glyphs: a clean rendering of each character, see `load_glyph_templates`).
+Differs from the paper in: nothing for the method; the zero-shot meta-data are images.
+"""
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..tasks import require, unstack
+
+DISTANCES = ("euclidean", "cosine")
+
+
+class ProtoNet(nn.Module):
+    """Classify each query by its distance to the mean embedding of every support class."""
+
+    def __init__(self, encoder, distance="euclidean"):
+        super().__init__()
+        require(distance in DISTANCES, "distance", distance, f"use one of {DISTANCES}")
+        self.encoder, self.distance = encoder, distance
+
+    def meta_loss(self, batch):
+        """Cross-entropy of the query labels under eq. (2), averaged over the tasks."""
+        losses, accuracies = [], []
+        for task in unstack(batch):
+            logits = self.predict(task)
+            losses.append(F.cross_entropy(logits, task.query.y))
+            accuracies.append((logits.argmax(-1) == task.query.y).float().mean())
+        return torch.stack(losses).mean(), {"accuracy": torch.stack(accuracies).mean()}
+
+    def predict(self, task):
+        """Logits -d(f(x), c_k) of the queries: (n_query, n_way)."""
+        n_way = int(task.support.y.max()) + 1
+        support, query = self.embed(task.support.x, task.query.x)
+        return -distances(query, prototypes(support, task.support.y, n_way), self.distance)
+
+    def embed(self, *inputs):
+        """Embed several sets of images in one pass (BatchNorm sees the whole task)."""
+        sizes = [len(x) for x in inputs]
+        return torch.split(self.encoder(torch.cat(inputs)), sizes)
+
+
+class ZeroShotProtoNet(ProtoNet):
+    """Zero-shot ProtoNet: the prototype of class k is g(v_k), an embedding of its meta-data.
+
+    Tasks carry the meta-data in their support set: one v_k per class, labelled k.
+    """
+
+    def __init__(self, encoder, meta_encoder, distance="euclidean"):
+        super().__init__(encoder, distance)
+        self.meta_encoder = meta_encoder
+
+    def predict(self, task):
+        order = task.support.y.argsort()                           # prototype k is row k
+        # unit-length prototypes, as in the paper: meta-data and images differ in scale
+        centres = F.normalize(self.meta_encoder(task.support.x[order]), dim=-1)  # (n_way, d)
+        return -distances(self.encoder(task.query.x), centres, self.distance)
+
+
+def prototypes(embeddings, labels, n_way):
+    """c_k = mean of the embeddings labelled k, eq. (1).   (n_way, d)"""
+    one_hot = F.one_hot(labels, n_way).to(embeddings.dtype)      # (n_support, n_way)
+    return (one_hot.T @ embeddings) / one_hot.sum(0)[:, None]
+
+
+def distances(queries, centres, distance="euclidean"):
+    """d(f(x), c_k) for every query and centre: squared Euclidean or 1 - cosine."""
+    if distance == "cosine":
+        return 1 - F.normalize(queries, dim=-1) @ F.normalize(centres, dim=-1).T
+    return (queries[:, None] - centres[None]).pow(2).sum(-1)     # (n_query, n_way)
+
+
+def linear_form(centres):
+    """The squared Euclidean classifier as a linear layer (section 2.4): w_k = 2 c_k,
+    b_k = -||c_k||^2, so that -||f - c_k||^2 = w_k . f + b_k - ||f||^2 (the last term is
+    the same for every class and drops out of the softmax)."""
+    return 2 * centres, -centres.pow(2).sum(-1)
