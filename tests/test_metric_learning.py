@@ -131,3 +131,14 @@ def test_glyph_templates_match_their_classes():
     flat_templates = F.normalize(templates.images[:50].flatten(1), dim=-1)  # (50, pixels)
     similarity = torch.einsum("cdp,tp->cdt", flat_drawings, flat_templates).mean(1)  # (50, 50)
     assert (similarity.argmax(-1) == torch.arange(50)).float().mean() > 0.5
+
+
+def test_affine_identity_and_a_whole_pixel_shift():
+    from mlcore.data.pairs import affine
+    images = torch.zeros(1, 1, 28, 28)
+    images[0, 0, 10, 12] = 1.0
+    none = affine(images, torch.zeros(1), torch.zeros(1), torch.ones(1), torch.zeros(1, 2))
+    torch.testing.assert_close(none, images, atol=1e-5, rtol=0)
+    shifted = affine(images, torch.zeros(1), torch.zeros(1), torch.ones(1),
+                     torch.tensor([[2.0, 0.0]]))
+    assert shifted[0, 0, 10].argmax() == 10    # sampled 2 pixels to the right: moved left

@@ -52,17 +52,24 @@ class PairSampler:
 
 def affine_distort(images, generator):
     """Koch et al.'s random affine distortion of each image (n, 1, H, W), section 4.2."""
-    n, size = len(images), images.shape[-1]
+    n = len(images)
 
     def uniform(low, high):   # each component is used with probability 1/2
         value = low + (high - low) * torch.rand(n, generator=generator)
         return value * (torch.rand(n, generator=generator) < 0.5)
 
-    angle, shear = uniform(-math.pi / 18, math.pi / 18), uniform(-0.3, 0.3)
-    scale = 1 + uniform(-0.2, 0.2)
-    shift = torch.stack([uniform(-2, 2), uniform(-2, 2)], 1) * 2 / size  # pixels -> [-1, 1]
+    shift = torch.stack([uniform(-2, 2), uniform(-2, 2)], 1)
+    return affine(images, uniform(-10, 10), uniform(-0.3, 0.3), 1 + uniform(-0.2, 0.2), shift)
+
+
+def affine(images, degrees, shear, scale, shift):
+    """Rotate, shear, scale and shift (in pixels) each image (n, 1, H, W); the parameters
+    are tensors of n values (shift: (n, 2) as x, y), applied about the image centre."""
+    angle = torch.as_tensor(degrees, dtype=images.dtype) * math.pi / 180
     cos, sin = torch.cos(angle), torch.sin(angle)
-    matrix = torch.stack([torch.stack([cos, -sin + shear], 1), torch.stack([sin, cos], 1)], 1)
-    theta = torch.cat([matrix / scale[:, None, None], shift[:, :, None]], 2)  # (n, 2, 3)
+    matrix = torch.stack([torch.stack([cos, -sin + shear], -1), torch.stack([sin, cos], -1)], -2)
+    matrix = matrix / torch.as_tensor(scale, dtype=images.dtype)[..., None, None]  # (n, 2, 2)
+    offset = torch.as_tensor(shift, dtype=images.dtype) * 2 / images.shape[-1]     # to [-1, 1]
+    theta = torch.cat([matrix, offset[..., None]], -1)                              # (n, 2, 3)
     grid = F.affine_grid(theta, list(images.shape), align_corners=False)
     return F.grid_sample(images, grid, align_corners=False)
