@@ -45,6 +45,14 @@ def test_results_page_pastes_every_chapter_table():
 
 
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.stem)
+def test_no_control_characters_in_cells(notebook):
+    """A lost backslash (a Python string turning "\\alpha" into BEL + "lpha") shows here."""
+    for cell in cells(notebook):
+        bad = [ch for ch in source(cell) if ord(ch) < 32 and ch != "\n"]
+        assert not bad, (bad, source(cell)[:80])
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.stem)
 def test_chapter_follows_the_template(notebook):
     all_cells = cells(notebook)
     title = source(all_cells[0])
