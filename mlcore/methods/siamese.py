@@ -3,8 +3,8 @@
 Chapter: notebooks/05_metric_learning.ipynb   Equations: section 3.1, the prediction
 p = sigma(sum_j alpha_j |h1_j - h2_j| + b) on the L1 distance of the twins' embeddings;
 section 3.2, the loss: binary cross-entropy on verification pairs plus an L2 penalty on the
-weights; section 4.3, one-shot classification: a query takes the label of the support
-example with the highest p.
+weights, and the affine distortions of the training pairs; section 4.3, one-shot
+classification: a query takes the label of the support example with the highest p.
 Variants here: trained with or without affine distortions (`PairSampler(distort=True)`).
 Differs from the paper in: a Conv4 encoder instead of the paper's larger network, one L2
 weight for all layers (the paper: one per layer), Adam instead of SGD with momentum.
@@ -31,8 +31,7 @@ class Siamese(nn.Module):
         x, same = batch.query.x.flatten(0, 1), batch.query.y.flatten()  # (n, 2, 1, H, W)
         h = self.encoder(x.flatten(0, 1)).view(len(x), 2, -1)           # (n, 2, d)
         logits = self.similarity(h[:, 0], h[:, 1])
-        penalty = sum(w.pow(2).sum() for name, w in self.named_parameters()
-                      if name.endswith("weight"))
+        penalty = sum(w.pow(2).sum() for w in self.parameters() if w.dim() > 1)  # not biases, BN
         loss = F.binary_cross_entropy_with_logits(logits, same) + self.weight_decay * penalty
         return loss, {"accuracy": ((logits > 0).float() == same).float().mean()}
 
