@@ -2,7 +2,7 @@
 
 A pair is two images and a target: 1 if they show the same character, 0 if not. Half of
 the pairs are "same". With `distort=True` every image of a pair gets its own random affine
-distortion, as in Koch et al. (section 4.2): rotation in [-10, 10] degrees, shear in
+distortion, as in Koch et al. (section 3.2): rotation in [-10, 10] degrees, shear in
 [-0.3, 0.3], scale in [0.8, 1.2] and translation in [-2, 2] pixels, each component applied
 with probability 1/2.
 
@@ -51,7 +51,7 @@ class PairSampler:
 
 
 def affine_distort(images, generator):
-    """Koch et al.'s random affine distortion of each image (n, 1, H, W), section 4.2."""
+    """Koch et al.'s random affine distortion of each image (n, 1, H, W), section 3.2."""
     n = len(images)
 
     def uniform(low, high):   # each component is used with probability 1/2

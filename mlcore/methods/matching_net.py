@@ -2,9 +2,9 @@
 Wierstra, 2016).
 
 Chapter: notebooks/05_metric_learning.ipynb   Equations: (1) y_hat = sum_i a(x_hat, x_i) y_i;
-(2) a = softmax over the support of cosine(f(x_hat), g(x_i)); appendix A.1, full context
+(2) a = softmax over the support of cosine(f(x_hat), g(x_i)); appendix A, the full context
 embeddings: g(x_i, S) = h_fwd_i + h_bwd_i + g'(x_i) from a bidirectional LSTM over the support
-set; appendix A.2, f(x_hat, S) = attLSTM(f'(x_hat), g(S), K): K steps of
+set, and f(x_hat, S) = attLSTM(f'(x_hat), g(S), K): K steps of
     h_k, c_k = LSTM(f'(x_hat), [h_{k-1}, r_{k-1}], c_{k-1}),   h_k = h_k + f'(x_hat),
     r_{k-1} = sum_i softmax_i(h_{k-1}^T g(x_i)) g(x_i).
 Variants here: `fce=True` (full context embeddings) or False (f = f', g = g'); `steps` = K.
@@ -26,8 +26,8 @@ class MatchingNetwork(nn.Module):
         self.encoder, self.fce, self.steps = encoder, fce, steps
         if fce:
             d = encoder.n_features
-            self.support_lstm = nn.LSTM(d, d, bidirectional=True)   # g, appendix A.1
-            self.query_cell = nn.LSTMCell(2 * d, d)                # attLSTM, appendix A.2
+            self.support_lstm = nn.LSTM(d, d, bidirectional=True)   # g
+            self.query_cell = nn.LSTMCell(2 * d, d)                # attLSTM of f
 
     def meta_loss(self, batch):
         """Negative log-likelihood of the query labels under eq. (1), averaged over tasks."""

@@ -1,10 +1,10 @@
 """ProtoNet — Prototypical Networks for Few-shot Learning (Snell, Swersky & Zemel, 2017).
 
 Chapter: notebooks/05_metric_learning.ipynb   Equations: (1) the prototype c_k, the mean
-embedded support point of class k; (2) p(y = k | x) = softmax_k(-d(f(x), c_k)); section 2.4,
-with squared Euclidean d the classifier is linear in f(x), w_k = 2 c_k, b_k = -||c_k||^2;
-section 2.5 and Algorithm 1, the episode loss; section 2.6, zero-shot prototypes
-c_k = g(v_k) from class meta-data v_k.
+embedded support point of class k; (2) p(y = k | x) = softmax_k(-d(f(x), c_k)); the
+reinterpretation as a linear model (section 2.4): with squared Euclidean d the classifier is
+linear in f(x), w_k = 2 c_k, b_k = -||c_k||^2; Algorithm 1, the episode loss; zero-shot
+learning: prototypes c_k = g(v_k) / ||g(v_k)|| from class meta-data v_k.
 Variants here: `distance="euclidean"` (squared, the paper's choice) or `"cosine"`;
 `ZeroShotProtoNet`, whose prototypes come from a second encoder of the class meta-data
 (for the glyphs: a clean rendering of each character, see `load_glyph_templates`).
