@@ -53,6 +53,14 @@ def test_no_control_characters_in_cells(notebook):
 
 
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.stem)
+def test_glued_numbers_have_valid_formats(notebook):
+    """{glue:text}`name:.1f` formats a number; a typo like `.1f}` fails only in the build."""
+    prose = "".join(source(c) for c in cells(notebook) if c["cell_type"] == "markdown")
+    for spec in re.findall(r"\{glue:text\}`[^`:]+:?([^`]*)`", prose):
+        format(1234.5, spec)  # raises ValueError on an invalid specifier
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.stem)
 def test_chapter_follows_the_template(notebook):
     all_cells = cells(notebook)
     title = source(all_cells[0])
