@@ -5,7 +5,9 @@ drawn by 20 "drawers". Every alphabet has its own small library of stroke shapes
 style (round or angular, few or many strokes); a character combines a few of its
 alphabet's strokes, so characters of one alphabet look alike, as in real scripts. Each
 drawer perturbs the stroke control points, the pen width and the overall pose, so that
-two drawings of one character differ much more than two pixels of noise.
+two drawings of one character differ much more than two pixels of noise. The builder also
+keeps each character's clean *template* (its strokes drawn without any drawer), the class
+meta-data of zero-shot prototypical networks (chapter 05).
 
 The build is deterministic (fixed seeds, float64, stored as uint8) and cached in
 `$MLCORE_DATA` (default `~/.cache/mlcore`).
