@@ -13,7 +13,7 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
-from .tasks import require, to_device
+from .tasks import require, to_device, unstack
 
 
 def meta_train(method, sampler, *, steps, meta_batch_size, lr, checkpoint=None,
@@ -78,6 +78,17 @@ def score(outputs, targets):
     if targets.is_floating_point():
         return torch.nn.functional.mse_loss(outputs, targets).item()
     return 100 * accuracy(outputs, targets)
+
+
+def query_loss(predict, batch, loss_fn=torch.nn.functional.cross_entropy):
+    """The loss of `predict(task)` on each task's query labels, averaged over a batch of
+    tasks, and the accuracy: the meta-loss of methods that adapt by a fixed rule."""
+    losses, accuracies = [], []
+    for task in unstack(batch):
+        outputs = predict(task)
+        losses.append(loss_fn(outputs, task.query.y))
+        accuracies.append((outputs.argmax(-1) == task.query.y).float().mean())
+    return torch.stack(losses).mean(), {"accuracy": torch.stack(accuracies).mean()}
 
 
 def accuracy(logits, labels):

@@ -14,7 +14,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..tasks import require, unstack
+from ..tasks import require
+from ..train import query_loss
 
 
 class MatchingNetwork(nn.Module):
@@ -31,12 +32,7 @@ class MatchingNetwork(nn.Module):
 
     def meta_loss(self, batch):
         """Negative log-likelihood of the query labels under eq. (1), averaged over tasks."""
-        losses, accuracies = [], []
-        for task in unstack(batch):
-            log_p = self.predict(task)
-            losses.append(F.nll_loss(log_p, task.query.y))
-            accuracies.append((log_p.argmax(-1) == task.query.y).float().mean())
-        return torch.stack(losses).mean(), {"accuracy": torch.stack(accuracies).mean()}
+        return query_loss(self.predict, batch, F.nll_loss)
 
     def predict(self, task):
         """log y_hat for the queries: (n_query, n_way)."""

@@ -14,7 +14,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..tasks import require, unstack
+from ..tasks import require
+from ..train import query_loss
 
 DISTANCES = ("euclidean", "cosine")
 
@@ -29,12 +30,7 @@ class ProtoNet(nn.Module):
 
     def meta_loss(self, batch):
         """Cross-entropy of the query labels under eq. (2), averaged over the tasks."""
-        losses, accuracies = [], []
-        for task in unstack(batch):
-            logits = self.predict(task)
-            losses.append(F.cross_entropy(logits, task.query.y))
-            accuracies.append((logits.argmax(-1) == task.query.y).float().mean())
-        return torch.stack(losses).mean(), {"accuracy": torch.stack(accuracies).mean()}
+        return query_loss(self.predict, batch, F.cross_entropy)
 
     def predict(self, task):
         """Logits -d(f(x), c_k) of the queries: (n_query, n_way)."""
