@@ -33,9 +33,13 @@ def glued_values(notebook):
 
 
 def execute(path, timeout=600):
-    """The notebook at `path`, executed in its own folder."""
+    """The notebook at `path`, executed in its own folder (polling the kernel as the book
+    build does, see book/_ext/kernel_polling.py)."""
     import nbformat
     from nbclient import NotebookClient
+    sys.path.insert(0, str(ROOT / "book" / "_ext"))
+    from kernel_polling import _patch_get_msg
+    _patch_get_msg()
     notebook = nbformat.read(path, as_version=4)
     NotebookClient(notebook, timeout=timeout, kernel_name="python3",
                    resources={"metadata": {"path": str(path.parent)}}).execute()
