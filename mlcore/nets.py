@@ -65,23 +65,39 @@ def conv_block(in_channels, out_channels):
     )
 
 
-class Conv4(nn.Sequential):
+class Conv4(nn.Module):
     """Four conv blocks, flattened: (n, 1, 28, 28) -> (n, hidden), then an optional head.
 
-    With `n_out`, a linear layer maps the features to `n_out` logits; its name is `head`,
-    so methods that adapt only the head (ANIL) or replace it can find it.
+    Two children: `body` (the blocks and the flattening) and `head`, a linear layer to
+    `n_out` logits (None without `n_out`), so methods that adapt only the head (ANIL) or
+    replace it find both by name.
     """
 
     def __init__(self, n_out=None, in_channels=1, hidden=64):
+        super().__init__()
         blocks = [conv_block(in_channels if i == 0 else hidden, hidden) for i in range(4)]
-        super().__init__(*blocks, nn.Flatten())
-        self.n_features = hidden  # 28 -> 14 -> 7 -> 3 -> 1 pixels after four poolings
-        if n_out is not None:
-            self.add_module("head", nn.Linear(hidden, n_out))
+        self.body = nn.Sequential(*blocks, nn.Flatten())
+        self.head = None if n_out is None else nn.Linear(hidden, n_out)
+        self.n_features, self.n_out = hidden, n_out  # 28 -> 14 -> 7 -> 3 -> 1 pixels
+
+    def forward(self, x):
+        features = self.body(x)  # (n, hidden)
+        return features if self.head is None else self.head(features)
 
     def features(self, x):
         """The body's output, without the head: (n, hidden)."""
-        for name, module in self.named_children():
-            if name != "head":
-                x = module(x)
-        return x
+        return self.body(x)
+
+
+def n_outputs(net):
+    """The number of outputs of `net`'s last linear layer (a classifier's head size)."""
+    linear = [m for m in net.modules() if isinstance(m, nn.Linear)]
+    return linear[-1].out_features if linear else None
+
+
+def parameters_of(params, child):
+    """The entries of a network's parameter dict that belong to its child `child`, named as
+    inside that child: parameters_of({"head.weight": w, "body.0.0.bias": b}, "head")
+    -> {"weight": w}. For `functional_call` on one part of a network."""
+    prefix = child + "."
+    return {name[len(prefix):]: p for name, p in params.items() if name.startswith(prefix)}

@@ -44,15 +44,6 @@ def plot_history(history, columns=("loss",), ax=None, smooth=20, label=None):
     return ax
 
 
-def plot_scores(table, ax=None, ylabel="accuracy (%)"):
-    """Bars with 95% intervals from a DataFrame with columns `name`, `mean` and `ci95`."""
-    ax = ax or plt.figure(figsize=(6, 3)).gca()
-    ax.bar(table["name"], table["mean"], yerr=table["ci95"], capsize=4, color="C0")
-    ax.set_ylabel(ylabel)
-    ax.tick_params(axis="x", rotation=20)
-    return ax
-
-
 def _plot_points(task, ax):
     ax.scatter(task.support.x.squeeze(-1), task.support.y.squeeze(-1), s=40, label="support")
     ax.scatter(task.query.x.squeeze(-1), task.query.y.squeeze(-1), marker="x", s=20,
@@ -73,16 +64,17 @@ def show_images(images, ax=None, n_columns=10):
 
 
 def _plot_image_grid(task, ax):
-    n_way = int(task.support.y.max()) + 1
-    n_support = len(_by_class(task.support, 0))
-    rows = [_by_class(task.support, c) + [None] + _by_class(task.query, c) for c in range(n_way)]
+    labels = torch.cat([task.support.y, task.query.y]).unique().tolist()  # the rows shown
+    labels = [c for c in labels if c >= 0]  # unlabelled support examples are not drawn
+    n_support = len(_by_class(task.support, labels[0]))
+    rows = [_by_class(task.support, c) + [None] + _by_class(task.query, c) for c in labels]
     ax.imshow(_montage(rows), cmap="gray", vmin=0, vmax=1)
     step = task.support.x.shape[-1] + GAP
     n_query = len(rows[0]) - n_support - 1
     ax.set_xticks([step * n_support / 2, step * (n_support + 1 + n_query / 2)])
     ax.set_xticklabels(["support", "query"])
-    ax.set_yticks([step * (c + 0.5) for c in range(n_way)])
-    ax.set_yticklabels([f"label {c}" for c in range(n_way)])
+    ax.set_yticks([step * (row + 0.5) for row in range(len(labels))])
+    ax.set_yticklabels([f"label {c}" for c in labels])
     ax.grid(False)
 
 

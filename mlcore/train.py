@@ -1,8 +1,18 @@
-"""The one training loop of the book, evaluation with 95% intervals, and checkpoints.
+"""The one training loop of the book, evaluation with 95% intervals, the one accuracy, and
+checkpoints.
 
 Every method follows one protocol: `method.meta_loss(batch) -> (loss, metrics)` on a batch
-of tasks, and `method.predict(task)` -> outputs for `task.query.x`. `meta_train` minimises
-the meta-loss with Adam; `evaluate` scores `predict` on fresh tasks.
+of tasks, and `method.predict(task)` -> outputs for `task.query.x` (logits, or the
+predictive mean; a method that samples also takes `predict(task, n_samples=...)` and then
+returns samples (n_samples, n_query, ...)). `meta_train` minimises the meta-loss with Adam;
+`evaluate` scores `predict` on fresh tasks.
+
+Two optional hooks let a method train through the same loop when it differs:
+- `configure_optimizer(lr)` returns the outer optimizer (default: Adam over all parameters);
+- `carries_state = True` (truncated backpropagation through time, chapter 03): then
+  `meta_loss(batch, carry) -> (loss, metrics, carry)`, where `carry` is what the method
+  needs to go on from the last meta-step (None at first). While the method hands back a
+  carry, no new batch is drawn; when it hands back None, the next step draws one.
 """
 import math
 import os
@@ -11,9 +21,14 @@ from pathlib import Path
 
 import pandas as pd
 import torch
+import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from .tasks import require, to_device, unstack
+from .functional import per_task
+from .tasks import Task, check, to_device, unstack
+from .validation import require
+
+CHECKPOINT_FORMAT = "mlcore checkpoint v2"
 
 
 def meta_train(method, sampler, *, steps, meta_batch_size, lr, checkpoint=None,
@@ -31,15 +46,17 @@ def meta_train(method, sampler, *, steps, meta_batch_size, lr, checkpoint=None,
     require(steps >= 0, "steps", steps, "use a number of meta-steps >= 0")
     require(meta_batch_size >= 1, "meta_batch_size", meta_batch_size, "use at least 1 task")
     require(lr > 0, "lr", lr, "use a positive learning rate")
-    optimizer = torch.optim.Adam(method.parameters(), lr=lr)
+    optimizer = _optimizer(method, lr)
     samplers = {"sampler": sampler, "val_sampler": val_sampler}
-    rows = []
-    if _exists(checkpoint):
-        rows, _ = load_checkpoint(checkpoint, method, optimizer, samplers)
+    rows, carry, batch = [], None, None
+    if checkpoint is not None and Path(checkpoint).exists():
+        rows, carry = load_checkpoint(checkpoint, method, optimizer, samplers)
     device, start, began = _device_of(method), len(rows), time.perf_counter()
     for step in tqdm(range(start, steps), initial=start, total=steps, disable=not progress,
                      desc=type(method).__name__):
-        loss, metrics = method.meta_loss(to_device(sampler.sample(meta_batch_size), device))
+        if carry is None:  # always, unless the method carries state between steps
+            batch = _draw(sampler, meta_batch_size, device, method, first=step == start)
+        loss, metrics, carry = _meta_loss(method, batch, carry)
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
@@ -47,64 +64,79 @@ def meta_train(method, sampler, *, steps, meta_batch_size, lr, checkpoint=None,
         if val_sampler is not None and (step + 1) % val_every == 0:
             rows[-1]["val"] = evaluate(method, val_sampler, val_tasks)[0]
         if checkpoint and ((step + 1) % checkpoint_every == 0 or step + 1 == steps):
-            save_checkpoint(checkpoint, method, optimizer, samplers, rows)
+            save_checkpoint(checkpoint, method, optimizer, samplers, rows, carry)
     history = pd.DataFrame(rows)
     history.attrs["seconds_per_step"] = (time.perf_counter() - began) / max(steps - start, 1)
     return history
 
 
-def evaluate(method, sampler, n_tasks=600, **predict_options):
+def evaluate(method, sampler, n_tasks=600, score=None, task_params=False, **predict_options):
     """Score `method.predict(task, **predict_options)` on `n_tasks` fresh tasks: `(mean, ci95)`.
 
-    The score is accuracy in percent for classification (integer labels) and mean squared
-    error for regression; `ci95 = 1.96 * std / sqrt(n_tasks)`. Runs under `torch.no_grad()`:
-    a method that adapts inside `predict` turns gradients back on for its inner loop.
+    `score(outputs, task) -> number` defaults to `default_score` (accuracy in percent for
+    integer labels, mean squared error for real targets); a probabilistic method passes its
+    own (coverage, log-likelihood, ...), e.g. with `n_samples=` for `predict`. With
+    `task_params=True` each task is drawn with `sampler.task(return_params=True)` and the
+    score is called as `score(outputs, task, params)`: what generated the task comes from
+    the sampler, never from the Task. `ci95 = 1.96 * std / sqrt(n_tasks)`. Runs under
+    `torch.no_grad()`: a method that adapts inside `predict` turns gradients back on.
     """
     require(n_tasks >= 2, "n_tasks", n_tasks, "use at least 2 tasks for an interval")
+    score = default_score if score is None else score
+    n_way = predict_options.get("n_way", getattr(method, "n_way", None))
     was_training, device = method.training, _device_of(method)
     method.eval()
     scores = []
     with torch.no_grad():
         for _ in range(n_tasks):
-            task = to_device(sampler.task(), device)
-            scores.append(score(method.predict(task, **predict_options), task.query.y))
+            task, params = sampler.task(return_params=True) if task_params else (sampler.task(), ())
+            task = to_device(check(task, n_way), device)
+            outputs = method.predict(task, **predict_options)
+            scores.append(float(score(outputs, task, *((params,) if task_params else ()))))
     method.train(was_training)
     scores = torch.tensor(scores)
     return scores.mean().item(), 1.96 * scores.std().item() / math.sqrt(n_tasks)
 
 
-def score(outputs, targets):
-    """Accuracy in percent for integer targets, mean squared error for real ones."""
-    if targets.is_floating_point():
-        return torch.nn.functional.mse_loss(outputs, targets).item()
-    return 100 * accuracy(outputs, targets)
-
-
-def query_loss(predict, batch, loss_fn=torch.nn.functional.cross_entropy):
-    """The loss of `predict(task)` on each task's query labels, averaged over a batch of
-    tasks, and the accuracy: the meta-loss of methods that adapt by a fixed rule."""
-    losses, accuracies = [], []
-    for task in unstack(batch):
-        outputs = predict(task)
-        losses.append(loss_fn(outputs, task.query.y))
-        accuracies.append((outputs.argmax(-1) == task.query.y).float().mean())
-    return torch.stack(losses).mean(), {"accuracy": torch.stack(accuracies).mean()}
+def default_score(outputs, task):
+    """Accuracy in percent for integer labels, mean squared error for real targets."""
+    if task.query.y.is_floating_point():
+        return F.mse_loss(outputs, task.query.y).item()
+    return 100 * accuracy(outputs, task.query.y).item()
 
 
 def accuracy(logits, labels):
-    """Fraction of rows of `logits` whose argmax is the label."""
-    return (logits.argmax(-1) == labels).float().mean().item()
+    """Fraction of rows of `logits` whose argmax is the label, as a 0-d tensor (any leading
+    dimensions; `.item()` gives the number). The one accuracy of mlcore."""
+    return (logits.argmax(-1) == labels).float().mean().detach()
+
+
+def classification_metrics(outputs, targets):
+    """{"accuracy": ...} for integer targets, else {}: the metrics a meta-loss reports."""
+    return {} if targets.is_floating_point() else {"accuracy": accuracy(outputs, targets)}
+
+
+def query_loss(predict, batch, loss_fn=F.cross_entropy, batched=None):
+    """The loss of `predict(task)` on each task's query labels, averaged over a batch of
+    tasks, and the accuracy: the meta-loss of methods that adapt by a fixed rule."""
+    def task_loss(task):
+        outputs = predict(task)
+        return loss_fn(outputs, task.query.y), outputs
+    losses, outputs = per_task(task_loss, batch, batched=batched)
+    return losses.mean(), classification_metrics(outputs, batch.query.y)
 
 
 def save_checkpoint(path, method, optimizer, samplers, history_rows, carry=None):
     """Save everything a run needs to continue exactly; written atomically.
 
-    `carry` is whatever else the loop holds between steps (the learned optimizer's
-    half-optimized functions); it comes back from `load_checkpoint`.
+    Only tensors, numbers, strings and plain containers are stored (samplers through their
+    `state_dict()`), so `load_checkpoint` opens it with `weights_only=True`. `carry` is
+    whatever else the loop holds between steps; it comes back from `load_checkpoint`.
     """
     state = {
+        "format": CHECKPOINT_FORMAT, "method_class": type(method).__name__,
         "method": method.state_dict(), "optimizer": optimizer.state_dict(),
-        "generators": {name: s.generator.get_state() for name, s in samplers.items() if s},
+        "samplers": {name: s.state_dict() for name, s in samplers.items() if s is not None},
         "torch_rng": torch.get_rng_state(), "history": history_rows, "carry": carry,
     }
     path = Path(path)
@@ -115,18 +147,70 @@ def save_checkpoint(path, method, optimizer, samplers, history_rows, carry=None)
 
 
 def load_checkpoint(path, method, optimizer, samplers):
-    """Restore a run saved by `save_checkpoint`; returns its history rows and its carry."""
-    state = torch.load(path, weights_only=False)
+    """Restore a run saved by `save_checkpoint`; returns its history rows and its carry.
+
+    A file that cannot be read, is not a checkpoint, or holds another kind of run raises
+    one ValueError that says so; the file is left as it is and nothing is restored.
+    """
+    state = _read_checkpoint(path)
+    _check_fits(path, state, method)
     method.load_state_dict(state["method"])
     optimizer.load_state_dict(state["optimizer"])
-    for name, generator_state in state["generators"].items():
-        samplers[name].generator.set_state(generator_state)
+    for name, sampler_state in state["samplers"].items():
+        samplers[name].load_state_dict(sampler_state)
     torch.set_rng_state(state["torch_rng"])
     return state["history"], state["carry"]
 
 
-def _exists(path):
-    return path is not None and Path(path).exists()
+def _read_checkpoint(path):
+    fresh = "delete it or pass another checkpoint path to start fresh (the file was not changed)"
+    try:
+        state = torch.load(path, weights_only=True)
+    except Exception as error:
+        reason = str(error).strip().splitlines()[0][:200] if str(error).strip() else ""
+        raise ValueError(f"checkpoint={str(path)!r} cannot be read ({type(error).__name__}: "
+                         f"{reason}): it is damaged (cut short?) or not a checkpoint of "
+                         f"mlcore; {fresh}.") from None
+    if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
+        held = (f"a dict with keys {sorted(map(str, state))[:6]}" if isinstance(state, dict)
+                else f"a {type(state).__name__}")
+        raise ValueError(f"checkpoint={str(path)!r} holds {held}, not a checkpoint written by "
+                         f"ml.meta_train ({CHECKPOINT_FORMAT}); {fresh}.")
+    return state
+
+
+def _check_fits(path, state, method):
+    expected = {name: tuple(t.shape) for name, t in method.state_dict().items()}
+    saved = {name: tuple(t.shape) for name, t in state["method"].items()}
+    if state["method_class"] != type(method).__name__ or saved != expected:
+        differ = sorted(set(saved.items()) ^ set(expected.items()))[:3]
+        raise ValueError(f"checkpoint={str(path)!r} holds a {state['method_class']} run whose "
+                         f"parameters do not fit this {type(method).__name__} (first "
+                         f"differences: {differ}); pass another checkpoint path to start "
+                         "fresh (the file was not changed).")
+
+
+def _optimizer(method, lr):
+    if hasattr(method, "configure_optimizer"):
+        return method.configure_optimizer(lr)
+    return torch.optim.Adam(method.parameters(), lr=lr)
+
+
+def _draw(sampler, meta_batch_size, device, method, first):
+    """A batch for the next step; the first batch of a run is checked at the boundary."""
+    batch = sampler.sample(meta_batch_size)
+    if not isinstance(batch, Task):  # optimizees (chapter 03) are functions, not tasks
+        return batch
+    if first:  # labels are checked on episodes; a pooled batch's are dataset class ids
+        task = unstack(batch)[0]
+        check(task, getattr(method, "n_way", None) if len(task.support.y) else None)
+    return to_device(batch, device)
+
+
+def _meta_loss(method, batch, carry):
+    if getattr(method, "carries_state", False):
+        return method.meta_loss(batch, carry)
+    return (*method.meta_loss(batch), None)
 
 
 def _device_of(method):

@@ -61,5 +61,5 @@ def test_cache_follows_mlcore_data(monkeypatch, tmp_path):
 
 def test_pixel_nearest_neighbour_is_well_above_chance_and_far_from_perfect():
     sampler = ml.data.EpisodeSampler(ml.data.load_glyphs("meta_test"), 5, 1, 5, seed=0)
-    accuracy, ci95 = ml.evaluate(ml.methods.PixelNN(), sampler, n_tasks=200)
+    accuracy, ci95 = ml.evaluate(ml.methods.PixelNN(5), sampler, n_tasks=200)
     assert 35 < accuracy < 70, accuracy   # chance is 20; Omniglot's pixel NN is 41.7 (Vinyals '16)

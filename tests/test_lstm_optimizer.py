@@ -89,13 +89,13 @@ def test_meta_gradient_matches_finite_differences_when_f_has_no_curvature():
         torch.set_default_dtype(torch.float32)
 
 
-def test_fit_resumes_exactly_in_the_middle_of_a_horizon(tmp_path):
+def test_meta_training_resumes_exactly_in_the_middle_of_a_horizon(tmp_path):
     def fit(steps, checkpoint=None):
         torch.manual_seed(0)
-        optimizer = LSTMOptimizer(hidden=4)
-        history = optimizer.fit(ml.data.QuadraticSampler(3, seed=0), steps=steps,
-                                meta_batch_size=2, lr=0.01, unroll=2, horizon=6,
-                                checkpoint=checkpoint, progress=False)
+        optimizer = LSTMOptimizer(hidden=4, unroll_steps=2, horizon=6)
+        history = ml.meta_train(optimizer, ml.data.QuadraticSampler(3, seed=0), steps=steps,
+                                meta_batch_size=2, lr=0.01, checkpoint=checkpoint,
+                                progress=False)
         return optimizer, history
 
     full, full_history = fit(5)
@@ -108,13 +108,12 @@ def test_fit_resumes_exactly_in_the_middle_of_a_horizon(tmp_path):
         assert torch.equal(p, q)
 
 
-def test_fit_learns_and_the_same_seeds_give_the_same_numbers():
+def test_meta_training_learns_and_the_same_seeds_give_the_same_numbers():
     def run():
         torch.manual_seed(0)
-        optimizer = LSTMOptimizer(hidden=8)
-        history = optimizer.fit(ml.data.QuadraticSampler(4, seed=0), steps=40,
-                                meta_batch_size=8, lr=0.01, unroll=5, horizon=10,
-                                progress=False)
+        optimizer = LSTMOptimizer(hidden=8, unroll_steps=5, horizon=10)
+        history = ml.meta_train(optimizer, ml.data.QuadraticSampler(4, seed=0), steps=40,
+                                meta_batch_size=8, lr=0.01, progress=False)
         return optimizer, history
 
     (first, history), (second, again) = run(), run()
@@ -131,14 +130,13 @@ def test_optimizers_report_the_loss_of_every_function_at_every_step():
 
 
 def test_bad_arguments_raise_one_clear_error():
-    with pytest.raises(ValueError, match="horizon"):
-        LSTMOptimizer().fit(ml.data.QuadraticSampler(), steps=1, meta_batch_size=1, lr=0.1,
-                            unroll=20, horizon=30)
-    with pytest.raises(ValueError, match="unroll"):
-        LSTMOptimizer().fit(ml.data.QuadraticSampler(), steps=1, meta_batch_size=1, lr=0.1,
-                            unroll=0)
+    with pytest.raises(ValueError, match="horizon=30"):
+        LSTMOptimizer(unroll_steps=20, horizon=30)
+    with pytest.raises(ValueError, match="unroll_steps=0"):
+        LSTMOptimizer(unroll_steps=0)
     with pytest.raises(ValueError, match="lr"):
-        LSTMOptimizer().fit(ml.data.QuadraticSampler(), steps=1, meta_batch_size=1, lr=0)
+        ml.meta_train(LSTMOptimizer(), ml.data.QuadraticSampler(), steps=1, meta_batch_size=1,
+                      lr=0)
     with pytest.raises(ValueError, match="dim"):
         ml.data.QuadraticSampler(dim=0)
 
@@ -147,7 +145,7 @@ def test_one_meta_learner_step_is_sgd_when_f_is_one_and_i_is_alpha():
     torch.set_default_dtype(torch.float64)
     try:
         torch.manual_seed(0)
-        learner = MetaLSTM(ml.nets.MLP([1, 5, 1]), torch.nn.functional.mse_loss, steps=1)
+        learner = MetaLSTM(ml.nets.MLP([1, 5, 1]), torch.nn.functional.mse_loss, inner_steps=1)
         alpha = 0.1
         with torch.no_grad():  # f = sigmoid(40) = 1 - 4e-18, i = sigmoid(logit(alpha)) = alpha
             for gate, bias in ((learner.forget_gate, 40.0),
@@ -167,7 +165,7 @@ def test_one_meta_learner_step_is_sgd_when_f_is_one_and_i_is_alpha():
 
 def test_the_meta_learner_gets_a_gradient_for_its_gates_and_the_initialisation():
     torch.manual_seed(0)
-    learner = MetaLSTM(ml.nets.MLP([1, 5, 1]), torch.nn.functional.mse_loss, steps=3)
+    learner = MetaLSTM(ml.nets.MLP([1, 5, 1]), torch.nn.functional.mse_loss, inner_steps=3)
     loss, _ = learner.meta_loss(ml.data.SinusoidSampler(5, 5, seed=0).sample(2))
     loss.backward()
     for name, p in learner.named_parameters():
@@ -175,7 +173,7 @@ def test_the_meta_learner_gets_a_gradient_for_its_gates_and_the_initialisation()
 
 
 def test_the_meta_learner_reports_its_gates_and_parameters_step_by_step():
-    learner = MetaLSTM(ml.nets.MLP([1, 5, 1]), torch.nn.functional.mse_loss, steps=4)
+    learner = MetaLSTM(ml.nets.MLP([1, 5, 1]), torch.nn.functional.mse_loss, inner_steps=4)
     support, trace = ml.data.SinusoidSampler(5, 5, seed=0).task().support, []
     last = learner.adapt(learner.theta(), support, trace=trace)
     assert len(trace) == 4

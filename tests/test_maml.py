@@ -71,7 +71,7 @@ def flat(grads):
 
 @pytest.mark.parametrize("batched", [False, True], ids=["loop", "vmap"])
 def test_maml_meta_gradient_matches_finite_differences(batched):
-    maml = MAML(tiny_mlp(), F.mse_loss, alpha=0.05, steps=2, batched=batched)
+    maml = MAML(tiny_mlp(), F.mse_loss, alpha=0.05, inner_steps=2, batched=batched)
     batch = sinusoid_batch()
     torch.testing.assert_close(flat(meta_gradient(maml, batch)),
                                finite_differences(maml, batch), rtol=1e-6, atol=1e-8)
@@ -80,7 +80,7 @@ def test_maml_meta_gradient_matches_finite_differences(batched):
 @pytest.mark.parametrize("batched", [False, True], ids=["loop", "vmap"])
 def test_maml_with_batch_norm_matches_finite_differences(batched):
     """The case the fused BatchNorm kernel gets wrong under vmap (see nets.BatchNorm2d)."""
-    maml = MAML(tiny_conv(), F.cross_entropy, alpha=0.5, steps=2, batched=batched)
+    maml = MAML(tiny_conv(), F.cross_entropy, alpha=0.5, inner_steps=2, batched=batched)
     batch = image_batch()
     coordinates = torch.randperm(sum(p.numel() for p in maml.parameters()),
                                  generator=torch.Generator().manual_seed(0))[:25]
@@ -119,7 +119,7 @@ def test_maml_matches_its_closed_form_on_linear_regression(first_order):
 
 
 def test_first_order_maml_is_the_query_gradient_at_the_adapted_weights():
-    maml = MAML(tiny_mlp(), F.mse_loss, alpha=0.05, steps=2, first_order=True)
+    maml = MAML(tiny_mlp(), F.mse_loss, alpha=0.05, inner_steps=2, first_order=True)
     task = sinusoid_batch(n_tasks=1)
     phi = {name: p.detach().requires_grad_()
            for name, p in maml.adapt(maml.theta(), ml.tasks.unstack(task)[0].support).items()}
@@ -130,7 +130,7 @@ def test_first_order_maml_is_the_query_gradient_at_the_adapted_weights():
 
 
 def test_reptile_surrogate_gradient_is_theta_minus_phi_k():
-    reptile = Reptile(tiny_mlp(), F.mse_loss, alpha=0.05, steps=3)
+    reptile = Reptile(tiny_mlp(), F.mse_loss, alpha=0.05, inner_steps=3)
     batch = sinusoid_batch(k=4)  # 4 support + 4 query examples per task
     mini_batches = [[0, 3, 6], [1, 4, 7], [2, 5]]  # example j in mini-batch j mod 3
     expected = []
@@ -150,8 +150,8 @@ def test_reptile_surrogate_gradient_is_theta_minus_phi_k():
 
 
 def test_reptile_needs_one_example_per_step():
-    with pytest.raises(ValueError, match="steps=9"):
-        Reptile(tiny_mlp(), F.mse_loss, alpha=0.05, steps=9).meta_loss(sinusoid_batch(k=4))
+    with pytest.raises(ValueError, match="inner_steps=9"):
+        Reptile(tiny_mlp(), F.mse_loss, alpha=0.05, inner_steps=9).meta_loss(sinusoid_batch(k=4))
 
 
 @pytest.mark.parametrize("batched", [False, True], ids=["loop", "vmap"])
@@ -166,7 +166,7 @@ def test_meta_sgd_gradient_including_step_sizes_matches_finite_differences(batch
 
 
 def test_anil_adapts_only_the_head_and_matches_finite_differences():
-    anil = ANIL(tiny_conv(), F.cross_entropy, alpha=0.5, steps=2)
+    anil = ANIL(tiny_conv(), F.cross_entropy, alpha=0.5, inner_steps=2)
     batch = image_batch()
     phi = anil.adapt(anil.theta(), ml.tasks.unstack(batch)[0].support)
     changed = {name for name, p in anil.theta().items() if not torch.equal(p, phi[name])}
@@ -179,7 +179,7 @@ def test_anil_adapts_only_the_head_and_matches_finite_differences():
 
 
 def test_anil_inner_steps_on_features_equal_steps_through_the_whole_network():
-    anil = ANIL(tiny_conv(), F.cross_entropy, alpha=0.5, steps=3)
+    anil = ANIL(tiny_conv(), F.cross_entropy, alpha=0.5, inner_steps=3)
     support = ml.tasks.unstack(image_batch())[0].support
     head = [anil.net.head.weight, anil.net.head.bias]
     for _ in range(3):  # the textbook loop: the full forward pass at every step
@@ -195,7 +195,7 @@ def test_anil_inner_steps_on_features_equal_steps_through_the_whole_network():
                          ids=lambda c: c.__name__)
 def test_vmapped_and_looped_tasks_give_the_same_meta_gradient(method_class):
     batch = image_batch(n_tasks=3)
-    grads = [meta_gradient(method_class(tiny_conv(), F.cross_entropy, alpha=0.5, steps=2,
+    grads = [meta_gradient(method_class(tiny_conv(), F.cross_entropy, alpha=0.5, inner_steps=2,
                                         batched=batched), batch) for batched in (False, True)]
     torch.testing.assert_close(flat(grads[0]), flat(grads[1]))
 
@@ -203,9 +203,9 @@ def test_vmapped_and_looped_tasks_give_the_same_meta_gradient(method_class):
 def test_bad_arguments_raise_one_clear_error():
     with pytest.raises(ValueError, match="alpha"):
         MAML(tiny_mlp(), F.mse_loss, alpha=0)
-    with pytest.raises(ValueError, match="steps"):
-        MAML(tiny_mlp(), F.mse_loss, alpha=0.1, steps=0)
-    with pytest.raises(ValueError, match="head"):
+    with pytest.raises(ValueError, match="inner_steps"):
+        MAML(tiny_mlp(), F.mse_loss, alpha=0.1, inner_steps=0)
+    with pytest.raises(ValueError, match="'body' and 'head'"):
         ANIL(tiny_mlp(), F.mse_loss, alpha=0.1)
-    with pytest.raises(ValueError, match="nn.Sequential"):
+    with pytest.raises(ValueError, match="'body' and 'head'"):
         ANIL(nn.ModuleDict({"head": nn.Linear(1, 1)}), F.mse_loss, alpha=0.1)

@@ -8,12 +8,12 @@ from mlcore.methods.mann import MANN, least_used
 
 def tiny_mann(**options):
     torch.manual_seed(0)
-    return MANN(n_classes=3, input_size=28 * 28, hidden=16, n_slots=8, width=5, n_reads=2,
+    return MANN(n_way=3, input_size=28 * 28, hidden=16, n_slots=8, width=5, n_reads=2,
                 **options)
 
 
 def episode(tiny_images, seed=0):
-    return ml.data.SequenceSampler(tiny_images, n_classes=3, n_instances=4, seed=seed).task()
+    return ml.data.SequenceSampler(tiny_images, n_way=3, n_instances=4, seed=seed).task()
 
 
 def run_with_trace(mann, task):
@@ -23,10 +23,10 @@ def run_with_trace(mann, task):
 
 
 def test_an_episode_shuffles_classes_labels_and_order(tiny_images):
-    sampler = ml.data.SequenceSampler(tiny_images, n_classes=3, n_instances=4, seed=0)
+    sampler = ml.data.SequenceSampler(tiny_images, n_way=3, n_instances=4, seed=0)
     first, second = sampler.task(), sampler.task()
     assert first.query.x.shape == (12, 1, 28, 28) and first.query.y.shape == (12,)
-    assert first.support is first.query  # every example is first a query, then support
+    assert len(first.support.y) == 0  # no support set in advance: each example is a query first
     assert sorted(first.query.y.tolist()) == [0] * 4 + [1] * 4 + [2] * 4
     assert not torch.equal(first.query.y, second.query.y)
     assert sampler.sample(5).query.x.shape == (5, 12, 1, 28, 28)
@@ -34,7 +34,7 @@ def test_an_episode_shuffles_classes_labels_and_order(tiny_images):
 
 def test_step_t_sees_the_label_of_step_t_minus_1():
     y = torch.tensor([[2, 0, 1, 0]])
-    labels = ml.data.offset_labels(y, n_classes=3)
+    labels = ml.data.offset_labels(y, n_way=3)
     assert labels.shape == (1, 4, 3)
     assert labels[0, 0].tolist() == [0, 0, 0]  # nothing before the first step
     assert labels[0, 1:].argmax(-1).tolist() == [2, 0, 1]
@@ -76,11 +76,11 @@ def test_least_used_marks_the_n_slots_of_smallest_usage():
     assert least_used(usage, 3).tolist() == [[0, 1, 0, 1, 1]]
 
 
-@pytest.mark.parametrize("alpha, source", [(-30.0, "w_least_used"), (30.0, "w_read")])
-def test_writes_go_to_the_least_used_or_the_last_read_slots(tiny_images, alpha, source):
+@pytest.mark.parametrize("gate, source", [(-30.0, "w_least_used"), (30.0, "w_read")])
+def test_writes_go_to_the_least_used_or_the_last_read_slots(tiny_images, gate, source):
     mann = tiny_mann()
     with torch.no_grad():
-        mann.alpha.fill_(alpha)  # sigma(alpha) = 0: least used; = 1: last read
+        mann.write_gate.fill_(gate)  # sigma(gate) = 0: least used; = 1: last read
     trace = run_with_trace(mann, episode(tiny_images))
     for before, after in zip(trace[:-1], trace[1:]):
         expected = before[source] if source == "w_read" else before[source][:, None]
@@ -90,7 +90,7 @@ def test_writes_go_to_the_least_used_or_the_last_read_slots(tiny_images, alpha, 
 def test_the_least_used_slot_is_cleared_before_writing(tiny_images):
     mann = tiny_mann()
     with torch.no_grad():
-        mann.alpha.fill_(30.0)  # write where the heads read last: every slot gets a little
+        mann.write_gate.fill_(30.0)  # write where the heads read last: every slot gets a little
     trace = run_with_trace(mann, episode(tiny_images))
     for before, after in zip(trace[1:-1], trace[2:]):
         cleared = before["w_usage"][0].argmin()
@@ -110,7 +110,7 @@ def test_without_memory_it_is_an_lstm_and_without_recurrence_a_feedforward_net(t
         # step 8 alone sees x_8 and y_7: all a feedforward net sees there anyway
         assert torch.allclose(two_steps[1], logits[7]) == forgets
     with pytest.raises(ValueError, match="recurrent"):
-        MANN(n_classes=3, memory=True, recurrent=False)
+        MANN(n_way=3, memory=True, recurrent=False)
 
 
 def test_online_pixel_nn_takes_the_label_of_the_most_similar_earlier_image(tiny_images):
@@ -118,15 +118,15 @@ def test_online_pixel_nn_takes_the_label_of_the_most_similar_earlier_image(tiny_
     x = torch.cat([task.query.x[:6], task.query.x[:6]])  # the second half repeats the first
     y = torch.cat([task.query.y[:6], task.query.y[:6]])
     repeated = ml.Task(ml.Split(x, y), ml.Split(x, y))
-    scores = ml.methods.OnlinePixelNN(n_classes=3).predict(repeated)
+    scores = ml.methods.OnlinePixelNN(n_way=3).predict(repeated)
     assert scores.shape == (12, 3)
     assert scores[6:].argmax(-1).tolist() == y[6:].tolist()
 
 
 def test_bad_arguments_get_one_clear_error(tiny_images):
-    with pytest.raises(ValueError, match="n_classes"):
-        ml.data.SequenceSampler(tiny_images, n_classes=13)
+    with pytest.raises(ValueError, match="n_way"):
+        ml.data.SequenceSampler(tiny_images, n_way=13)
     with pytest.raises(ValueError, match="n_instances"):
-        ml.data.SequenceSampler(tiny_images, n_classes=3, n_instances=7)
+        ml.data.SequenceSampler(tiny_images, n_way=3, n_instances=7)
     with pytest.raises(ValueError, match="n_reads"):
-        MANN(n_classes=3, n_slots=4, n_reads=5)
+        MANN(n_way=3, n_slots=4, n_reads=5)

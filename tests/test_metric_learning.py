@@ -35,7 +35,7 @@ def test_protonet_logits_equal_the_linear_form():
     task = ml.data.EpisodeSampler(ml.data.ImageDataset(torch.rand(6, 4, 1, 28, 28),
                                                        tuple("abcdef"), tuple("aabbcc")),
                                   3, 2, 2).task()
-    protonet = ml.methods.ProtoNet(ml.nets.Conv4(hidden=8))
+    protonet = ml.methods.ProtoNet(ml.nets.Conv4(hidden=8), 3)
     support, query = protonet.embed(task.support.x, task.query.x)
     w, b = linear_form(prototypes(support, task.support.y, 3))
     linear = query @ w.T + b - query.pow(2).sum(-1, keepdim=True)
@@ -47,20 +47,20 @@ def test_protonet_logits_equal_the_linear_form():
 
 def test_protonet_cosine_distance_and_bad_distance():
     task = hand_made_task()
-    protonet = ml.methods.ProtoNet(Flat(2), distance="cosine")
+    protonet = ml.methods.ProtoNet(Flat(2), 3, distance="cosine")
     centres = prototypes(task.support.x, task.support.y, 3)
     expected = F.cosine_similarity(task.query.x[:, None], centres[None], dim=-1) - 1
     torch.testing.assert_close(protonet.predict(task), expected)
     assert protonet.predict(task).argmax(-1).tolist() == [0, 1, 2]
     with pytest.raises(ValueError, match="distance='manhattan'"):
-        ml.methods.ProtoNet(Flat(2), distance="manhattan")
+        ml.methods.ProtoNet(Flat(2), 3, distance="manhattan")
 
 
 def test_matching_network_without_fce_is_the_closed_form_attention_classifier():
     task = hand_made_task()
     cosine = F.normalize(task.query.x, dim=-1) @ F.normalize(task.support.x, dim=-1).T
     expected = torch.softmax(cosine, dim=-1) @ F.one_hot(task.support.y, 3).float()  # eq. (1)
-    predicted = ml.methods.MatchingNetwork(Flat(2)).predict(task)
+    predicted = ml.methods.MatchingNetwork(Flat(2), 3).predict(task)
     torch.testing.assert_close(predicted.exp(), expected)
     assert predicted.argmax(-1).tolist() == [0, 1, 2]
 
@@ -68,7 +68,7 @@ def test_matching_network_without_fce_is_the_closed_form_attention_classifier():
 def test_matching_network_fce_attention_is_a_distribution_and_uses_the_whole_support():
     torch.manual_seed(0)
     task = hand_made_task()
-    matching = ml.methods.MatchingNetwork(Flat(2), fce=True, steps=3)
+    matching = ml.methods.MatchingNetwork(Flat(2), 3, fce=True, attention_steps=3)
     attention = matching.attention(task)
     assert attention.shape == (3, 4)
     torch.testing.assert_close(attention.sum(-1), torch.ones(3))
@@ -79,9 +79,9 @@ def test_matching_network_fce_attention_is_a_distribution_and_uses_the_whole_sup
 
 
 def test_siamese_one_shot_prediction_picks_the_most_similar_support_example():
-    siamese = ml.methods.Siamese(Flat(2))
+    siamese = ml.methods.Siamese(Flat(2), 3)
     with torch.no_grad():  # logit = -L1 distance: the most similar is the nearest in L1
-        siamese.alpha.weight.fill_(-1.0), siamese.alpha.bias.zero_()
+        siamese.distance_weights.weight.fill_(-1.0), siamese.distance_weights.bias.zero_()
     task = hand_made_task()
     nearest = torch.cdist(task.query.x, task.support.x, p=1).argmin(-1)
     assert siamese.predict(task).argmax(-1).tolist() == task.support.y[nearest].tolist()

@@ -1,3 +1,4 @@
+import copy
 import math
 
 import pytest
@@ -70,8 +71,9 @@ def test_invalid_episode_arguments_name_the_argument_and_the_fix(tiny_images, kw
 def test_pooled_sampler_labels_are_dataset_classes(tiny_images):
     sampler = ml.data.PooledSampler(tiny_images, batch_size=16, seed=0)
     task = sampler.task()
-    assert task.support.x.shape == (16, 1, 28, 28) and task.support.y.max() < 12
-    for x, y in zip(task.support.x, task.support.y):
+    assert len(task.support.y) == 0  # nothing to adapt to: the batch is the query
+    assert task.query.x.shape == (16, 1, 28, 28) and task.query.y.max() < 12
+    for x, y in zip(task.query.x, task.query.y):
         assert any(torch.equal(x, image) for image in tiny_images.images[y])
     with pytest.raises(ValueError, match="batch_size=0"):
         ml.data.PooledSampler(tiny_images, batch_size=0)
@@ -97,3 +99,100 @@ def test_sinusoid_ranges_are_respected_and_validated():
         ml.data.SinusoidSampler(5, 5, amplitude=(5.0, 0.1))
     with pytest.raises(ValueError, match="k_shot=0"):
         ml.data.SinusoidSampler(0, 5)
+
+
+def every_sampler(images):
+    templates = ml.data.ImageDataset(images.images[:, :1], images.classes, images.alphabets)
+    episodes = ml.data.EpisodeSampler(images, 3, 1, 2, seed=1)
+    return [episodes, ml.data.SinusoidSampler(3, 3, seed=1),
+            ml.data.PooledSampler(images, 4, seed=1), ml.data.PairSampler(images, 4, seed=1),
+            ml.data.SequenceSampler(images, 3, 2, seed=1),
+            ml.data.ZeroShotSampler(images, templates, 3, 2, seed=1),
+            ml.data.NonMutuallyExclusiveSampler(images, 3, 1, 2, seed=1),
+            ml.data.MixtureSampler([episodes, ml.data.EpisodeSampler(images, 3, 1, 2, seed=2)],
+                                   seed=1),
+            ml.data.EpisodeSampler(clustered(images), 3, 1, 2, seed=1),
+            ml.data.QuadraticSampler(3, seed=1), ml.data.DigitsMLPSampler(batch_size=4, seed=1)]
+
+
+def flat_tensors(value):
+    if isinstance(value, torch.Tensor):
+        return [value]
+    if isinstance(value, (tuple, list)):
+        return [t for part in value for t in flat_tensors(part)]
+    return []
+
+
+@pytest.mark.parametrize("index", range(11))
+def test_a_sampler_restored_from_its_state_draws_the_same_tasks(tiny_images, index):
+    sampler = every_sampler(tiny_images)[index]
+    sampler.sample(2)
+    state = copy.deepcopy(sampler.state_dict())
+    expected = sampler.sample(3)
+    sampler.sample(2)  # move on, then go back
+    sampler.load_state_dict(state)
+    for a, b in zip(flat_tensors(sampler.sample(3)), flat_tensors(expected)):
+        assert torch.equal(a, b)
+
+
+def test_non_mutually_exclusive_tasks_give_each_class_one_label_for_ever(tiny_images):
+    sampler = ml.data.NonMutuallyExclusiveSampler(tiny_images, 3, 1, 2, seed=0)
+    label_of = {}
+    for _ in range(30):
+        task, classes = sampler.task(return_classes=True)
+        assert len(set(classes.tolist())) == 3
+        for label, c in enumerate(classes.tolist()):
+            assert label_of.setdefault(c, label) == label  # never another label
+            assert sampler.label_of(c) == label
+        image = task.support.x[task.support.y == 1][0].flatten()
+        assert (tiny_images.images[classes[1]].flatten(1) == image).all(1).any()
+    assert len(label_of) == 12  # every class takes part
+
+
+def test_mixture_sampler_draws_each_family_by_its_weight(tiny_images):
+    easy = ml.data.SinusoidSampler(2, 2, seed=0, amplitude=(1.0, 1.0))
+    hard = ml.data.SinusoidSampler(2, 2, seed=0, amplitude=(5.0, 5.0))
+    mixture = ml.data.MixtureSampler([easy, hard], weights=[3, 1], seed=0)
+    families = [mixture.task(return_params=True)[1]["family"] for _ in range(400)]
+    assert 0.65 < families.count(0) / 400 < 0.85
+    assert mixture.sample(5).query.x.shape == (5, 2, 1)
+    with pytest.raises(ValueError, match="weights"):
+        ml.data.MixtureSampler([easy, hard], weights=[1, -1])
+
+
+def clustered(images):
+    """The tiny images as clusters of unequal sizes: 9, 1, 4, ... images."""
+    x = images.images.flatten(0, 1)  # (72, 1, 28, 28)
+    labels = torch.tensor([0] * 9 + [1] + [2] * 4 + [3] * 6 + [4] * 52)
+    return ml.data.ClusteredImages(x, labels)
+
+
+def test_episodes_from_clusters_of_unequal_sizes_use_the_clusters_big_enough(tiny_images):
+    data = clustered(tiny_images)
+    assert data.class_sizes.tolist() == [9, 1, 4, 6, 52]
+    sampler = ml.data.EpisodeSampler(data, 3, 2, 3, seed=0)  # needs 5 images: not cluster 1, 2
+    seen = set()
+    for _ in range(20):
+        task, classes = sampler.task(return_classes=True)
+        seen |= set(classes.tolist())
+        for label, c in enumerate(classes.tolist()):
+            members = data.images[data.labels == c].flatten(1)
+            for image in task.support.x[task.support.y == label]:
+                assert (members == image.flatten()).all(1).any()
+    assert seen == {0, 3, 4}
+    with pytest.raises(ValueError, match="n_way=4"):
+        ml.data.EpisodeSampler(data, 4, 2, 3)
+
+
+def test_unlabelled_support_examples_count_for_no_class():
+    support = ml.Split(torch.tensor([[0.0, 0.0], [2.0, 0.0], [0.0, 4.0], [9.0, 9.0]]),
+                       torch.tensor([0, 0, 1, ml.tasks.UNLABELLED]))
+    query = ml.Split(torch.tensor([[9.0, 8.0]]), torch.tensor([1]))
+    task = ml.tasks.check(ml.Task(support, query), n_way=2)  # -1 is allowed in the support
+    centres = ml.methods.protonet.prototypes(support.x, support.y, 2)
+    torch.testing.assert_close(centres, torch.tensor([[1.0, 0.0], [0.0, 4.0]]))
+    scores = ml.methods.cosine_nearest_neighbour(support.x, support.y, query.x, 2)
+    assert scores.shape == (1, 2) and scores[0, 1] < 1  # the unlabelled twin is not used
+    with pytest.raises(ValueError, match="task.query.y has labels -1"):
+        ml.tasks.check(ml.Task(support, ml.Split(query.x, torch.tensor([-1]))), n_way=2)
+    assert task is not None

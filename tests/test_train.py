@@ -9,7 +9,7 @@ import mlcore as ml
 
 def tiny_method():
     torch.manual_seed(0)
-    return ml.methods.PretrainedClassifier(ml.nets.Conv4(n_out=12, hidden=8))
+    return ml.methods.PretrainedClassifier(ml.nets.Conv4(n_out=12, hidden=8), n_way=3)
 
 
 def run(tiny_images, steps, **kwargs):
@@ -78,10 +78,10 @@ def test_resumed_run_equals_uninterrupted_run(tiny_images, tmp_path):
 
 def test_evaluate_returns_mean_and_95_percent_interval(tiny_images):
     sampler = ml.data.EpisodeSampler(tiny_images, 3, 1, 2, seed=0)
-    mean, ci95 = ml.evaluate(ml.methods.PixelNN(), sampler, n_tasks=50)
+    mean, ci95 = ml.evaluate(ml.methods.PixelNN(3), sampler, n_tasks=50)
     replay = ml.data.EpisodeSampler(tiny_images, 3, 1, 2, seed=0)
     tasks = [replay.task() for _ in range(50)]
-    scores = torch.tensor([ml.train.score(ml.methods.PixelNN().predict(t), t.query.y)
+    scores = torch.tensor([ml.train.default_score(ml.methods.PixelNN(3).predict(t), t)
                            for t in tasks])
     assert mean == pytest.approx(scores.mean().item())
     assert ci95 == pytest.approx(1.96 * scores.std().item() / math.sqrt(50))
@@ -89,8 +89,11 @@ def test_evaluate_returns_mean_and_95_percent_interval(tiny_images):
 
 def test_score_is_accuracy_in_percent_or_mse():
     logits, labels = torch.tensor([[2.0, 1.0], [0.0, 1.0]]), torch.tensor([0, 0])
-    assert ml.train.score(logits, labels) == 50.0
-    assert ml.train.score(torch.zeros(3, 1), torch.full((3, 1), 2.0)) == 4.0
+    task = ml.Task(ml.Split(torch.zeros(0, 1), labels[:0]), ml.Split(torch.zeros(2, 1), labels))
+    assert ml.train.default_score(logits, task) == 50.0
+    regression = ml.Task(ml.Split(torch.zeros(0, 1), torch.zeros(0, 1)),
+                         ml.Split(torch.zeros(3, 1), torch.full((3, 1), 2.0)))
+    assert ml.train.default_score(torch.zeros(3, 1), regression) == 4.0
 
 
 @pytest.mark.parametrize("kwargs, argument", [
@@ -101,3 +104,102 @@ def test_score_is_accuracy_in_percent_or_mse():
 def test_bad_training_arguments_are_named(tiny_images, kwargs, argument):
     with pytest.raises(ValueError, match=argument):
         ml.meta_train(tiny_method(), ml.data.PooledSampler(tiny_images, 4), **kwargs)
+
+
+class SamplingRegressor(torch.nn.Module):
+    """A toy probabilistic method: predictions are the support mean plus unit Gaussian noise."""
+
+    def predict(self, task, n_samples=None):
+        mean = task.support.y.mean().expand_as(task.query.y)
+        if n_samples is None:
+            return mean
+        return mean + torch.randn(n_samples, *mean.shape)  # (n_samples, n_query, 1)
+
+
+def coverage(samples, task):
+    """% of query targets inside the samples' 5%-95% range."""
+    low, high = samples.quantile(0.05, dim=0), samples.quantile(0.95, dim=0)
+    return 100 * ((low <= task.query.y) & (task.query.y <= high)).float().mean()
+
+
+def test_evaluate_takes_a_scoring_function_and_predict_options():
+    sampler = ml.data.SinusoidSampler(5, 10, seed=0)
+    mse, _ = ml.evaluate(SamplingRegressor(), sampler, n_tasks=5)
+    covered, _ = ml.evaluate(SamplingRegressor(), sampler, n_tasks=5, score=coverage,
+                             n_samples=50)
+    assert mse > 0 and 0 <= covered <= 100
+
+
+def test_evaluate_hands_the_score_what_generated_each_task():
+    seen = []
+
+    def amplitude_error(outputs, task, params):
+        seen.append(params["amplitude"])
+        return abs(task.query.y.abs().max().item() - params["amplitude"])
+
+    sampler = ml.data.SinusoidSampler(5, 200, seed=0)
+    error, _ = ml.evaluate(SamplingRegressor(), sampler, n_tasks=4, score=amplitude_error,
+                           task_params=True)
+    replay = [ml.data.SinusoidSampler(5, 200, seed=0).task(return_params=True)[1]["amplitude"]]
+    assert seen[0] == replay[0] and len(seen) == 4 and error < 0.5
+
+
+def test_a_task_with_more_classes_than_the_head_is_named(tiny_images):
+    maml = ml.methods.MAML(ml.nets.Conv4(n_out=3, hidden=8), torch.nn.functional.cross_entropy,
+                           alpha=0.1)
+    five_way = ml.data.EpisodeSampler(tiny_images, 5, 1, 1, seed=0)
+    with pytest.raises(ValueError, match=r"n_way=3 allows 0..2"):
+        ml.meta_train(maml, five_way, steps=1, meta_batch_size=1, lr=1e-3, progress=False)
+    with pytest.raises(ValueError, match=r"labels 0..4"):
+        ml.evaluate(maml, five_way, n_tasks=2)
+
+
+def test_tasks_with_nan_or_infinite_inputs_are_rejected(tiny_images):
+    task = ml.data.EpisodeSampler(tiny_images, 3, 1, 1, seed=0).task()
+    task.support.x[0, 0, 0, 0] = float("nan")
+    with pytest.raises(ValueError, match=r"task.support.x holds 1 NaN"):
+        ml.tasks.check(task)
+
+    class Broken:
+        def task(self):
+            return task
+    with pytest.raises(ValueError, match="NaN"):
+        ml.evaluate(ml.methods.PixelNN(3), Broken(), n_tasks=2)
+
+
+def checkpoint_error(path, tiny_images, method=None):
+    method = method or tiny_method()
+    sampler = ml.data.PooledSampler(tiny_images, 8, seed=3)
+    before = path.read_bytes()
+    with pytest.raises(ValueError) as error:
+        ml.meta_train(method, sampler, steps=3, meta_batch_size=1, lr=1e-2, progress=False,
+                      checkpoint=path)
+    assert path.read_bytes() == before  # the file is left as it was
+    assert str(path) in str(error.value) and "start fresh" in str(error.value)
+    return str(error.value)
+
+
+def test_damaged_foreign_and_mismatched_checkpoints_get_one_clear_error(tiny_images, tmp_path):
+    path = tmp_path / "run.pt"
+    ml.meta_train(tiny_method(), ml.data.PooledSampler(tiny_images, 8, seed=3), steps=2,
+                  meta_batch_size=1, lr=1e-2, progress=False, checkpoint=path)
+    whole = path.read_bytes()
+    path.write_bytes(whole[:len(whole) // 2])
+    assert "cannot be read" in checkpoint_error(path, tiny_images)
+    torch.save({"weights": torch.zeros(3)}, path)
+    assert "not a checkpoint written by ml.meta_train" in checkpoint_error(path, tiny_images)
+    path.write_bytes(whole)
+    other = ml.methods.PretrainedClassifier(ml.nets.Conv4(n_out=7, hidden=8), n_way=3)
+    assert "do not fit" in checkpoint_error(path, tiny_images, other)
+
+
+class Payload:
+    def __reduce__(self):
+        return (print, ("this ran while the checkpoint was opened",))
+
+
+def test_opening_a_checkpoint_cannot_run_code(tiny_images, tmp_path, capsys):
+    path = tmp_path / "evil.pt"
+    torch.save({"format": ml.train.CHECKPOINT_FORMAT, "payload": Payload()}, path)
+    assert "cannot be read" in checkpoint_error(path, tiny_images)
+    assert "this ran" not in capsys.readouterr().out

@@ -5,21 +5,26 @@ An optimizee is the training loss of a freshly initialised MLP, as a function of
 parameter vector theta; a batch of them is optimized side by side. The loss is computed on
 a mini-batch of the 1,797 digits drawn for each function when it is sampled.
 """
+from typing import NamedTuple
+
 import torch
 import torch.nn.functional as F
 from sklearn.datasets import load_digits
 
-from ..tasks import require
+from ..tasks import Sampler
+from ..validation import require
 
 ACTIVATIONS = {"sigmoid": torch.sigmoid, "relu": torch.relu}
 
 
-class MLPOptimizees:
+class MLPOptimizees(NamedTuple):
     """A batch of MLP training losses f_i(theta_i); `theta0` has shape (n, n_parameters)."""
 
-    def __init__(self, x, y, sizes, activation, theta0):
-        self.x, self.y, self.sizes = x, y, sizes  # x (n, batch, 64), y (n, batch)
-        self.activation, self.theta0 = ACTIVATIONS[activation], theta0
+    x: torch.Tensor       # (n, batch, 64)
+    y: torch.Tensor       # (n, batch)
+    sizes: tuple          # layer sizes, e.g. (64, 20, 10)
+    activation: str       # a key of ACTIVATIONS
+    theta0: torch.Tensor  # (n, n_parameters), the starting point
 
     def loss(self, theta):
         """The mean of f_i(theta_i) over the batch: what optimizers minimise."""
@@ -34,11 +39,15 @@ class MLPOptimizees:
             offset += (n_in + 1) * n_out
             h = torch.baddbmm(bias[:, None, :], h, weight)  # (n, batch, n_out)
             if layer < len(self.sizes) - 2:
-                h = self.activation(h)
+                h = ACTIVATIONS[self.activation](h)
         return F.cross_entropy(h.transpose(1, 2), self.y, reduction="none").mean(1)
 
 
-class DigitsMLPSampler:
+# a checkpoint that carries a batch of optimizees opens with torch.load(weights_only=True)
+torch.serialization.add_safe_globals([MLPOptimizees])
+
+
+class DigitsMLPSampler(Sampler):
     """MLPs 64 -> `hidden` -> 10 on 8x8 digits, each with its own init and mini-batch."""
 
     def __init__(self, hidden=(20,), activation="sigmoid", batch_size=128, seed=0):
@@ -53,7 +62,10 @@ class DigitsMLPSampler:
                 f"use 1 to {len(self.y)} examples")
         self.sizes, self.activation = (64, *hidden, 10), activation
         self.batch_size = batch_size
-        self.generator = torch.Generator().manual_seed(seed)
+        super().__init__(seed)
+
+    def task(self):
+        return self.sample(1)
 
     def sample(self, n_functions=1):
         g, fan_ins = self.generator, self.sizes[:-1]

@@ -1,15 +1,18 @@
 """N-way K-shot episodes drawn from a dataset of image classes.
 
-`ImageDataset` is what every image loader returns (embedded glyphs, real Omniglot);
-`EpisodeSampler` turns it into few-shot tasks (Vinyals '16), `PooledSampler` into ordinary
-mini-batches over all its classes at once (for the pre-trained baselines).
+`ImageDataset` is what every image loader returns (embedded glyphs, real Omniglot): classes
+of equal size. `ClusteredImages` holds classes of unequal sizes (the clusters that CACTUs
+makes of unlabelled images). `EpisodeSampler` turns either into few-shot tasks (Vinyals
+'16), `PooledSampler` into ordinary mini-batches over all classes at once (for the
+pre-trained baselines).
 """
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 
-from ..tasks import Split, Task, require, stack
+from ..tasks import Sampler, Split, Task, empty_like
+from ..validation import require
 
 SPLITS = ("meta_train", "meta_val", "meta_test")
 SPLIT_FRACTIONS = (0.6, 0.2, 0.2)
@@ -25,6 +28,15 @@ class ImageDataset:
 
     def __len__(self):
         return self.images.shape[0]
+
+    @property
+    def class_sizes(self):
+        """The number of images of each class.   (n_classes,)"""
+        return torch.full((len(self),), self.images.shape[1])
+
+    def images_of(self, classes, picks):
+        """Image picks[i, j] of class classes[i], for every i, j.   (n, m, 1, H, W)"""
+        return self.images[classes[:, None], picks]
 
     def subset(self, class_indices):
         idx = list(class_indices)
@@ -50,40 +62,76 @@ def alphabets_of_split(alphabets, split):
     return [names[i] for i in order[start:cuts[SPLITS.index(split)]]]
 
 
-class EpisodeSampler:
-    """N-way K-shot classification tasks from an `ImageDataset`.
+@dataclass(frozen=True)
+class ClusteredImages:
+    """Classes of unequal sizes: `images` (n_images, 1, H, W) and their class `labels`
+    (n_images,), e.g. the k-means clusters of unlabelled images (CACTUs, Hsu et al. 2019).
+    `EpisodeSampler` draws tasks from it like from an `ImageDataset`, using only the
+    classes large enough for a task."""
+
+    images: torch.Tensor
+    labels: torch.Tensor
+
+    def __post_init__(self):
+        require(self.labels.dim() == 1 and len(self.labels) == len(self.images), "labels",
+                f"shape {tuple(self.labels.shape)}",
+                f"give one label per image ({len(self.images)})")
+        require(self.labels.min() >= 0, "labels", int(self.labels.min()), "use labels >= 0")
+        order = self.labels.argsort(stable=True)  # the images of class c: a contiguous block
+        object.__setattr__(self, "images", self.images[order])
+        object.__setattr__(self, "labels", self.labels[order])
+
+    def __len__(self):
+        return int(self.labels.max()) + 1
+
+    @property
+    def class_sizes(self):
+        return torch.bincount(self.labels, minlength=len(self))
+
+    def images_of(self, classes, picks):
+        starts = self.class_sizes.cumsum(0) - self.class_sizes  # first row of each class
+        return self.images[starts[classes][:, None] + picks]
+
+
+class EpisodeSampler(Sampler):
+    """N-way K-shot classification tasks from an `ImageDataset` or `ClusteredImages`.
 
     Each task picks `n_way` classes in random order (labels 0..n_way-1) and, per class,
     `k_shot` support and `k_query` query images; support and query never share an image.
+    Only classes with at least `k_shot + k_query` images take part.
     """
 
     def __init__(self, dataset, n_way, k_shot, k_query, seed=0):
-        n_classes, n_per_class = dataset.images.shape[:2]
         require(n_way >= 2, "n_way", n_way, "use at least 2 classes per task")
-        require(n_way <= n_classes, "n_way", n_way,
-                 f"the dataset has only {n_classes} classes; use n_way <= {n_classes}")
         require(k_shot >= 1, "k_shot", k_shot, "use at least 1 example per class")
         require(k_query >= 1, "k_query", k_query, "use at least 1 query per class")
-        require(k_shot + k_query <= n_per_class, "k_shot + k_query", k_shot + k_query,
-                 f"each class has only {n_per_class} images; lower k_shot or k_query")
+        sizes = dataset.class_sizes
+        require(k_shot + k_query <= int(sizes.max()), "k_shot + k_query", k_shot + k_query,
+                f"the largest class has {int(sizes.max())} images; lower k_shot or k_query")
+        self.eligible = (sizes >= k_shot + k_query).nonzero().squeeze(1)  # (n_classes,)
+        require(n_way <= len(self.eligible), "n_way", n_way,
+                f"only {len(self.eligible)} classes have {k_shot + k_query} images; use "
+                f"n_way <= {len(self.eligible)}")
+        super().__init__(seed)
         self.dataset, self.n_way, self.k_shot, self.k_query = dataset, n_way, k_shot, k_query
-        self.generator = torch.Generator().manual_seed(seed)
+        self.sizes = sizes
 
     def task(self, return_classes=False):
         """One task; with `return_classes`, also the dataset index of each label."""
-        n_classes, n_per_class = self.dataset.images.shape[:2]
-        classes = torch.randperm(n_classes, generator=self.generator)[:self.n_way]
-        picks = torch.stack([torch.randperm(n_per_class, generator=self.generator)
-                             [:self.k_shot + self.k_query] for _ in range(self.n_way)])
-        images = self.dataset.images[classes[:, None], picks]  # (n_way, k_shot + k_query, 1, H, W)
-        labels = torch.arange(self.n_way)[:, None].expand(-1, picks.shape[1])
+        classes = self.choose_classes()  # classes[k] gets label k
+        n = self.k_shot + self.k_query
+        picks = torch.stack([torch.randperm(int(self.sizes[c]), generator=self.generator)[:n]
+                             for c in classes])
+        images = self.dataset.images_of(classes, picks)  # (n_way, k_shot + k_query, 1, H, W)
+        labels = torch.arange(self.n_way)[:, None].expand(-1, n)
         task = Task(_flatten(images[:, :self.k_shot], labels[:, :self.k_shot]),
                     _flatten(images[:, self.k_shot:], labels[:, self.k_shot:]))
         return (task, classes) if return_classes else task
 
-    def sample(self, meta_batch_size):
-        """A batch of `meta_batch_size` tasks stacked into one Task."""
-        return stack(self.task() for _ in range(meta_batch_size))
+    def choose_classes(self):
+        """`n_way` different classes in random order: a class's label differs between tasks."""
+        order = torch.randperm(len(self.eligible), generator=self.generator)
+        return self.eligible[order[:self.n_way]]
 
 
 class ZeroShotSampler(EpisodeSampler):
@@ -104,30 +152,25 @@ class ZeroShotSampler(EpisodeSampler):
         return (task, classes) if return_classes else task
 
 
-class PooledSampler:
+class PooledSampler(Sampler):
     """Mini-batches over all classes of a dataset pooled together (labels = class index).
 
-    A "task" here is an ordinary classification batch: `support` and `query` are two
-    independent mini-batches of `batch_size` images. Used to pre-train baselines.
+    A "task" here is an ordinary classification batch of `batch_size` images: nothing is
+    adapted to, so the support set is empty and the batch is the query. Used to pre-train
+    baselines.
     """
 
     def __init__(self, dataset, batch_size, seed=0):
         require(batch_size >= 1, "batch_size", batch_size, "use at least 1 image")
+        super().__init__(seed)
         self.dataset, self.batch_size = dataset, batch_size
-        self.n_way = len(dataset)
-        self.generator = torch.Generator().manual_seed(seed)
 
     def task(self):
-        return Task(self._batch(), self._batch())
-
-    def sample(self, meta_batch_size):
-        return stack(self.task() for _ in range(meta_batch_size))
-
-    def _batch(self):
         n_classes, n_per_class = self.dataset.images.shape[:2]
         flat = torch.randint(n_classes * n_per_class, (self.batch_size,),
                              generator=self.generator)
-        return Split(self.dataset.images.flatten(0, 1)[flat], flat // n_per_class)
+        batch = Split(self.dataset.images.flatten(0, 1)[flat], flat // n_per_class)
+        return Task(empty_like(batch), batch)
 
 
 def _flatten(images, labels):

@@ -6,18 +6,19 @@ distortion, as in Koch et al. (section 3.2): rotation in [-10, 10] degrees, shea
 [-0.3, 0.3], scale in [0.8, 1.2] and translation in [-2, 2] pixels, each component applied
 with probability 1/2.
 
-The pairs are both the support and the query of the Task, as with `SequenceSampler`:
-x (n_pairs, 2, 1, H, W), y (n_pairs,) in {0, 1}.
+Nothing is adapted to before a pair is scored, so the support set is empty and the pairs
+are the query: x (n_pairs, 2, 1, H, W), y (n_pairs,) in {0, 1}.
 """
 import math
 
 import torch
 import torch.nn.functional as F
 
-from ..tasks import Split, Task, require, stack
+from ..tasks import Sampler, Split, Task, empty_like
+from ..validation import require
 
 
-class PairSampler:
+class PairSampler(Sampler):
     """Batches of `n_pairs` same / different pairs from an `ImageDataset`."""
 
     def __init__(self, dataset, n_pairs, distort=False, seed=0):
@@ -27,8 +28,8 @@ class PairSampler:
                 "use a dataset with at least 2 images per class")
         require(n_pairs >= 2 and n_pairs % 2 == 0, "n_pairs", n_pairs,
                 "use an even number >= 2 (half the pairs are 'same')")
+        super().__init__(seed)
         self.dataset, self.n_pairs, self.distort = dataset, n_pairs, distort
-        self.generator = torch.Generator().manual_seed(seed)
 
     def task(self):
         """One batch of pairs: x (n_pairs, 2, 1, H, W), y (n_pairs,), 1 = same character."""
@@ -43,11 +44,8 @@ class PairSampler:
         x = self.dataset.images[classes, drawers]                          # (n_pairs, 2, 1, H, W)
         if self.distort:
             x = affine_distort(x.flatten(0, 1), g).view_as(x)
-        y = torch.cat([torch.ones(half), torch.zeros(half)])
-        return Task(Split(x, y), Split(x, y))
-
-    def sample(self, meta_batch_size):
-        return stack(self.task() for _ in range(meta_batch_size))
+        pairs = Split(x, torch.cat([torch.ones(half), torch.zeros(half)]))
+        return Task(empty_like(pairs), pairs)
 
 
 def affine_distort(images, generator):

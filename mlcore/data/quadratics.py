@@ -7,7 +7,8 @@ from typing import NamedTuple
 
 import torch
 
-from ..tasks import require
+from ..tasks import Sampler
+from ..validation import require
 
 
 class Quadratics(NamedTuple):
@@ -27,13 +28,23 @@ class Quadratics(NamedTuple):
         return self.losses(theta).mean()
 
 
-class QuadraticSampler:
-    """Draws batches of random `dim`-dimensional quadratics from its own generator."""
+# a checkpoint that carries a batch of quadratics opens with torch.load(weights_only=True)
+torch.serialization.add_safe_globals([Quadratics])
+
+
+class QuadraticSampler(Sampler):
+    """Draws batches of random `dim`-dimensional quadratics from its own generator.
+
+    Optimizees are functions, not Tasks: `sample(n)` returns one batch of n functions and
+    `task()` a batch of one."""
 
     def __init__(self, dim=10, seed=0):
         require(dim >= 1, "dim", dim, "use at least one dimension")
+        super().__init__(seed)
         self.dim = dim
-        self.generator = torch.Generator().manual_seed(seed)
+
+    def task(self):
+        return self.sample(1)
 
     def sample(self, n_functions=1):
         require(n_functions >= 1, "n_functions", n_functions, "ask for at least one function")

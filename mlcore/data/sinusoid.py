@@ -7,10 +7,11 @@ import math
 
 import torch
 
-from ..tasks import Split, Task, require, stack
+from ..tasks import Sampler, Split, Task, stack
+from ..validation import require
 
 
-class SinusoidSampler:
+class SinusoidSampler(Sampler):
     """K-shot sinusoid regression tasks; inputs and targets have shape (k, 1)."""
 
     def __init__(self, k_shot, k_query, seed=0, amplitude=(0.1, 5.0), phase=(0.0, math.pi),
@@ -20,9 +21,9 @@ class SinusoidSampler:
         for name, (low, high) in (("amplitude", amplitude), ("phase", phase),
                                   ("x_range", x_range)):
             require(low <= high, name, (low, high), "give (low, high) with low <= high")
+        super().__init__(seed)
         self.k_shot, self.k_query = k_shot, k_query
         self.amplitude, self.phase, self.x_range = amplitude, phase, x_range
-        self.generator = torch.Generator().manual_seed(seed)
 
     def task(self, return_params=False):
         """One task; with `return_params`, also its {'amplitude', 'phase'}."""
@@ -36,6 +37,7 @@ class SinusoidSampler:
 
     def sample(self, meta_batch_size, return_params=False):
         """A batched Task; with `return_params`, also a list of each task's parameters."""
+        require(meta_batch_size >= 1, "meta_batch_size", meta_batch_size, "ask for at least 1")
         pairs = [self.task(return_params=True) for _ in range(meta_batch_size)]
         batch = stack(task for task, _ in pairs)
         return (batch, [params for _, params in pairs]) if return_params else batch

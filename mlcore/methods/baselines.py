@@ -2,35 +2,47 @@
 and chapter 04's nearest neighbour over an episode seen one image at a time.
 
 Chapter: notebooks/01_what_is_meta_learning.ipynb   Equations: (3), (4) of the chapter
-Both are the baselines of Vinyals et al. (2016), table 1: "Pixels Cosine" and
-"Baseline Classifier" (features of a classifier trained on all meta-train classes, then
-cosine nearest neighbour). Variants here: `adapt="fine_tune"` trains a new linear head on
-the support features instead. Differs from the paper in: Conv4 instead of their deeper net.
+Both are baselines of Vinyals et al. (2016), table 1: "Pixels Cosine" and "Baseline
+Classifier" (features of a classifier trained on all meta-train classes, then cosine
+nearest neighbour; the paper's second row fine-tunes the classifier on the support set).
+Variants here: `fine_tune=True` trains a new linear head on the support features instead.
+Differs from the paper in: Conv4 instead of their deeper net.
+
+These learners have no head of task size: they take `n_way` when built, and
+`predict(task, n_way=...)` scores tasks of another way.
 """
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..tasks import one_hot
+from ..train import classification_metrics
+from ..validation import require
+
 
 def cosine_nearest_neighbour(support_features, support_labels, query_features, n_way):
     """Score of each query for each class: cosine similarity to its nearest support example.
 
-    Returns (n_query, n_way); the predicted class is the argmax (eq. 3).
+    Returns (n_query, n_way); the predicted class is the argmax (eq. 3). Unlabelled support
+    examples (label -1) take part in no class.
     """
     similarity = F.normalize(query_features, dim=-1) @ F.normalize(support_features, dim=-1).T
-    one_hot = F.one_hot(support_labels, n_way).bool()                   # (n_support, n_way)
+    member = one_hot(support_labels, n_way).bool()                      # (n_support, n_way)
     # below any cosine, so a class never takes its score from another class's images
-    masked = similarity[:, :, None].masked_fill(~one_hot, -2.0)  # (n_query, n_support, n_way)
+    masked = similarity[:, :, None].masked_fill(~member, -2.0)  # (n_query, n_support, n_way)
     return masked.amax(1)
 
 
 class PixelNN(nn.Module):
     """Nearest neighbour on raw pixels: nothing is learned, so it has only `predict`."""
 
-    def predict(self, task):
-        n_way = int(task.support.y.max()) + 1
+    def __init__(self, n_way):
+        super().__init__()
+        self.n_way = n_way
+
+    def predict(self, task, n_way=None):
         return cosine_nearest_neighbour(task.support.x.flatten(1), task.support.y,
-                                        task.query.x.flatten(1), n_way)
+                                        task.query.x.flatten(1), n_way or self.n_way)
 
 
 class OnlinePixelNN(nn.Module):
@@ -38,45 +50,43 @@ class OnlinePixelNN(nn.Module):
     of the most similar earlier image. It cannot know a class it has not seen: a first
     presentation always gets the label of another class, except at step 1 (a guess)."""
 
-    def __init__(self, n_classes):
+    def __init__(self, n_way):
         super().__init__()
-        self.n_classes = n_classes
+        self.n_way = n_way
 
     def predict(self, task):
         x, y = task.query.x.flatten(1), task.query.y
-        scores = [x.new_zeros(self.n_classes)]  # step 1: nothing seen yet
+        scores = [x.new_zeros(self.n_way)]  # step 1: nothing seen yet
         for t in range(1, len(y)):
-            scores.append(cosine_nearest_neighbour(x[:t], y[:t], x[t:t + 1], self.n_classes)[0])
-        return torch.stack(scores)  # (T, n_classes)
+            scores.append(cosine_nearest_neighbour(x[:t], y[:t], x[t:t + 1], self.n_way)[0])
+        return torch.stack(scores)  # (T, n_way)
 
 
 class PretrainedClassifier(nn.Module):
     """A classifier trained on all meta-train classes at once; its features solve new tasks.
 
-    `meta_loss` is ordinary cross-entropy over every image of the batch (use it with a
+    `meta_loss` is ordinary cross-entropy over the query images of the batch (use it with a
     `PooledSampler`, whose labels are the dataset's class indices). `predict` classifies the
-    query of a new task from the body's features by cosine nearest neighbour, or with
-    `adapt="fine_tune"` by a new linear head fitted to the support features (eq. 4).
+    query of a new `n_way`-way task from the body's features by cosine nearest neighbour,
+    or with `fine_tune=True` by a new linear head fitted to the support features (eq. 4).
     """
 
-    def __init__(self, net, adapt="nearest_neighbour", fine_tune_steps=100, fine_tune_lr=0.5):
+    def __init__(self, net, n_way, fine_tune=False, fine_tune_steps=100, fine_tune_lr=0.5):
         super().__init__()
-        if adapt not in ("nearest_neighbour", "fine_tune"):
-            raise ValueError(f"adapt={adapt!r} is invalid: use 'nearest_neighbour' or 'fine_tune'.")
-        self.net, self.adapt = net, adapt
+        require(n_way >= 2, "n_way", n_way, "use the number of classes of the new tasks (>= 2)")
+        self.net, self.n_way, self.fine_tune = net, n_way, fine_tune
         self.fine_tune_steps, self.fine_tune_lr = fine_tune_steps, fine_tune_lr
 
     def meta_loss(self, batch):
-        x = torch.cat([batch.support.x.flatten(0, 1), batch.query.x.flatten(0, 1)])
-        y = torch.cat([batch.support.y.flatten(0, 1), batch.query.y.flatten(0, 1)])
+        x, y = batch.query.x.flatten(0, 1), batch.query.y.flatten(0, 1)
         logits = self.net(x)
-        return F.cross_entropy(logits, y), {"accuracy": (logits.argmax(-1) == y).float().mean()}
+        return F.cross_entropy(logits, y), classification_metrics(logits, y)
 
-    def predict(self, task):
-        n_support, n_way = len(task.support.y), int(task.support.y.max()) + 1
+    def predict(self, task, n_way=None):
+        n_support, n_way = len(task.support.y), n_way or self.n_way
         features = self.net.features(torch.cat([task.support.x, task.query.x]))
         support, query = features[:n_support].detach(), features[n_support:].detach()
-        if self.adapt == "nearest_neighbour":
+        if not self.fine_tune:
             return cosine_nearest_neighbour(support, task.support.y, query, n_way)
         head = self._fit_head(F.normalize(support, dim=-1), task.support.y, n_way)
         return head(F.normalize(query, dim=-1))

@@ -5,20 +5,15 @@ Chapter: notebooks/03_learned_optimizers.ipynb and 03_learned_optimizers_digits.
 Equations: section 2, the update
 theta_{t+1} = theta_t + g_t with [g_t, h_{t+1}] = m(grad_t, h_t, phi) and the meta-objective
 sum_t w_t f(theta_t); appendix A, the gradient preprocessing.
-Variants here: `unroll`, `horizon`, `hidden`. Differs from the paper in: nothing (weights
+Variants here: `unroll_steps`, `horizon`, `hidden`. Differs from the paper in: nothing (weights
 w_t = 1, second derivatives of f ignored, truncated backpropagation through time).
 """
 import math
-import time
-from pathlib import Path
 
-import pandas as pd
 import torch
 from torch import nn
-from tqdm.auto import tqdm
 
-from ..tasks import require
-from ..train import load_checkpoint, save_checkpoint
+from ..validation import require
 
 
 def preprocess(grad, p=10.0):
@@ -36,13 +31,23 @@ def preprocess(grad, p=10.0):
 class LSTMOptimizer(nn.Module):
     """A two-layer LSTM applied coordinatewise: shared weights, one hidden state per coordinate.
 
-    `fit` meta-trains it on optimizees from a sampler (batches of functions with `theta0`,
-    `loss(theta)` and `losses(theta)`, such as `ml.data.QuadraticSampler`'s); `optimize` runs
-    it on new ones.
+    `ml.meta_train` meta-trains it on optimizees from a sampler (batches of functions with
+    `theta0`, `loss(theta)` and `losses(theta)`, such as `ml.data.QuadraticSampler`'s) by
+    truncated backpropagation through time: each batch of functions is optimized for
+    `horizon` steps, in pieces of `unroll_steps`; after each piece phi takes one Adam step
+    (the meta-step) and the graph is cut. `optimize` runs it on new functions.
     """
 
-    def __init__(self, hidden=20, layers=2, p=10.0, output_scale=0.1):
+    carries_state = True  # meta_train hands each meta-step the run the last one left
+
+    def __init__(self, hidden=20, layers=2, p=10.0, output_scale=0.1, unroll_steps=20,
+                 horizon=100):
         super().__init__()
+        require(unroll_steps >= 1, "unroll_steps", unroll_steps,
+                "unroll at least 1 step per meta-step")
+        require(horizon >= unroll_steps and horizon % unroll_steps == 0, "horizon", horizon,
+                f"use a multiple of unroll_steps={unroll_steps}")
+        self.unroll_steps, self.horizon = unroll_steps, horizon
         sizes = [2] + [hidden] * layers
         self.cells = nn.ModuleList(nn.LSTMCell(n_in, n_out)
                                    for n_in, n_out in zip(sizes[:-1], sizes[1:]))
@@ -98,42 +103,21 @@ class LSTMOptimizer(nn.Module):
         _record(trace, theta)
         return torch.stack(losses + [problem.losses(theta).detach()])
 
-    def fit(self, sampler, *, steps, meta_batch_size, lr, unroll=20, horizon=100,
-            checkpoint=None, checkpoint_every=100, progress=True):
-        """Meta-train with Adam(lr) by truncated backpropagation through time.
-
-        Each batch of `meta_batch_size` optimizees is optimized for `horizon` steps, in
-        pieces of `unroll` steps; after each piece phi takes one Adam step (the meta-step)
-        and the graph is cut. Returns the history, one row per meta-step, and checkpoints
-        and resumes exactly, like `meta_train`.
-        """
-        _check_fit_arguments(steps, meta_batch_size, lr, unroll, horizon)
-        optimizer, samplers = torch.optim.Adam(self.parameters(), lr=lr), {"sampler": sampler}
-        rows, run = [], None  # run: the optimizees being optimized and where they are
-        if checkpoint is not None and Path(checkpoint).exists():
-            rows, run = load_checkpoint(checkpoint, self, optimizer, samplers)
-        began, start = time.perf_counter(), len(rows)
-        for step in tqdm(range(start, steps), initial=start, total=steps,
-                         disable=not progress, desc=type(self).__name__):
-            if step % (horizon // unroll) == 0:  # a fresh batch of optimizees
-                problem = sampler.sample(meta_batch_size)
-                run = (problem, problem.theta0, self.initial_state(problem.theta0))
-            loss, run = self._meta_step(optimizer, run, unroll)
-            rows.append({"step": step + 1, "loss": loss})
-            if checkpoint and ((step + 1) % checkpoint_every == 0 or step + 1 == steps):
-                save_checkpoint(checkpoint, self, optimizer, samplers, rows, carry=run)
-        history = pd.DataFrame(rows)
-        history.attrs["seconds_per_step"] = (time.perf_counter() - began) / max(steps - start, 1)
-        return history
-
-    def _meta_step(self, optimizer, run, unroll):
-        """`unroll` steps of the optimizees, one Adam step on phi; the graph is cut after."""
-        problem, theta, state = run
-        loss, theta, state = self.unroll(problem, theta.detach().requires_grad_(), state, unroll)
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-        return loss.item(), (problem, theta.detach(), [(h.detach(), c.detach()) for h, c in state])
+    def meta_loss(self, problems, carry=None):
+        """The mean loss over the next `unroll_steps` steps of a run on `problems`: one piece
+        of the horizon. `carry` is where the last piece left the run (None: start afresh
+        from problems.theta0); the run comes back as the new carry, or None when its
+        horizon is done. Returns (loss, metrics, carry)."""
+        if carry is None:
+            carry = {"problems": problems, "theta": problems.theta0, "step": 0,
+                     "state": self.initial_state(problems.theta0)}
+        loss, theta, state = self.unroll(carry["problems"], carry["theta"].detach()
+                                         .requires_grad_(), carry["state"], self.unroll_steps)
+        step = carry["step"] + self.unroll_steps
+        carry = None if step == self.horizon else {
+            "problems": carry["problems"], "theta": theta.detach(), "step": step,
+            "state": [(h.detach(), c.detach()) for h, c in state]}
+        return loss, {}, carry
 
 
 def hand_designed(problem, optimizer_class, steps, trace=None, **options):
@@ -157,15 +141,6 @@ def hand_designed(problem, optimizer_class, steps, trace=None, **options):
 def _record(trace, theta):
     if trace is not None:
         trace.append(theta.detach().clone())  # a copy: torch optimizers step in place
-
-
-def _check_fit_arguments(steps, meta_batch_size, lr, unroll, horizon):
-    require(steps >= 0, "steps", steps, "use a number of meta-steps >= 0")
-    require(meta_batch_size >= 1, "meta_batch_size", meta_batch_size,
-            "use at least 1 function")
-    require(lr > 0, "lr", lr, "use a positive learning rate")
-    require(unroll >= 1, "unroll", unroll, "unroll at least 1 step per meta-step")
-    require(horizon % unroll == 0, "horizon", horizon, f"use a multiple of unroll={unroll}")
 
 
 def _lstm_cell(cell, x, h, c):

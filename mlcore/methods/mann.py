@@ -11,14 +11,16 @@ makes it a feedforward network of (x_t, y_{t-1}) (the feedforward baseline);
 the Neural Turing Machine (Graves et al., 2014) that MANN builds on (default: none, beta = 1,
 as in the paper). Differs from the paper in: flattened glyphs as inputs (the paper: 20x20
 Omniglot, rotated to make new classes); keys squashed by tanh; sigma(alpha) is one learned
-scalar per read head.
+scalar per read head
+(`write_gate`).
 """
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from ..data.sequences import offset_labels, presentations
-from ..tasks import require
+from ..train import accuracy
+from ..validation import require
 
 
 class MANN(nn.Module):
@@ -30,23 +32,24 @@ class MANN(nn.Module):
     `ml.data.SequenceSampler`; `meta_loss` is the cross-entropy at every step.
     """
 
-    def __init__(self, n_classes, input_size=784, hidden=200, n_slots=128, width=40,
+    def __init__(self, n_way, input_size=784, hidden=200, n_slots=128, width=40,
                  n_reads=4, gamma=0.95, memory=True, recurrent=True, key_strength=None):
         super().__init__()
-        require(n_classes >= 2, "n_classes", n_classes, "use at least 2 classes")
+        require(n_way >= 2, "n_way", n_way, "use at least 2 classes")
         require(1 <= n_reads <= n_slots, "n_reads", n_reads, f"use 1 to n_slots={n_slots}")
-        self.n_classes, self.n_slots, self.width, self.n_reads = n_classes, n_slots, width, n_reads
+        self.n_way, self.n_slots, self.width, self.n_reads = n_way, n_slots, width, n_reads
         require(recurrent or not memory, "recurrent", recurrent,
                 "a memory needs the recurrent controller; use recurrent=False with memory=False")
         self.gamma, self.memory, self.recurrent = gamma, memory, recurrent
         read_size = n_reads * width if memory else 0
-        self.controller = nn.LSTMCell(input_size + n_classes + read_size, hidden)
+        self.controller = nn.LSTMCell(input_size + n_way + read_size, hidden)
         self.key = nn.Linear(hidden, n_reads * width)
-        self.alpha = nn.Parameter(torch.zeros(n_reads))  # sigma(alpha): write where last read
+        # the paper's alpha: sigma(write_gate) of the write goes where the head read last
+        self.write_gate = nn.Parameter(torch.zeros(n_reads))
         # NTM's key strength beta (Graves '14): softmax(beta * K), learned; None: beta = 1
         self.log_beta = None if key_strength is None else nn.Parameter(
             torch.full((n_reads, 1), float(key_strength)).log())
-        self.output = nn.Linear(hidden + read_size, n_classes)
+        self.output = nn.Linear(hidden + read_size, n_way)
 
     def forward(self, x, y, trace=None):
         """Logits for every step of episodes x (B, T, ...) with labels y (B, T).   (B, T, C)
@@ -54,7 +57,7 @@ class MANN(nn.Module):
         The label of step t enters at step t + 1 only. Pass a list as `trace` to receive
         the state after every step (read, write, usage and least-used weights, memory).
         """
-        x, labels = x.flatten(2), offset_labels(y, self.n_classes)
+        x, labels = x.flatten(2), offset_labels(y, self.n_way)
         state, logits = self.initial_state(x), []
         for t in range(x.shape[1]):
             step_logits, state = self.step(x[:, t], labels[:, t], state)
@@ -82,7 +85,7 @@ class MANN(nn.Module):
         if not self.memory:
             return self.output(h), {**state, "h": h, "c": c}
         key = torch.tanh(self.key(h)).view(-1, self.n_reads, self.width)  # (B, heads, width)
-        gate = torch.sigmoid(self.alpha)[:, None]                         # (heads, 1)
+        gate = torch.sigmoid(self.write_gate)[:, None]                    # (heads, 1)
         w_write = gate * state["w_read"] + (1 - gate) * state["w_least_used"][:, None]
         memory = clear_least_used(state["memory"], state["w_usage"])
         memory = memory + w_write.transpose(1, 2) @ key           # M_t(i) += sum_h w^w(i) k_h
@@ -105,7 +108,7 @@ class MANN(nn.Module):
         seen = presentations(batch.query.y)
         metrics = {f"instance_{k}": correct[seen == k].mean() for k in (1, 2, 5, 10)
                    if (seen == k).any()}
-        return loss, {"accuracy": correct.mean(), **metrics}
+        return loss, {"accuracy": accuracy(logits, batch.query.y), **metrics}
 
     def predict(self, task):
         """Logits for every step of one episode, its labels shown one step late.   (T, C)"""

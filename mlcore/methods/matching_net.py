@@ -7,24 +7,28 @@ embeddings: g(x_i, S) = h_fwd_i + h_bwd_i + g'(x_i) from a bidirectional LSTM ov
 set, and f(x_hat, S) = attLSTM(f'(x_hat), g(S), K): K steps of
     h_k, c_k = LSTM(f'(x_hat), [h_{k-1}, r_{k-1}], c_{k-1}),   h_k = h_k + f'(x_hat),
     r_{k-1} = sum_i softmax_i(h_{k-1}^T g(x_i)) g(x_i).
-Variants here: `fce=True` (full context embeddings) or False (f = f', g = g'); `steps` = K.
+Variants here: `fce=True` (full context embeddings) or False (f = f', g = g');
+`attention_steps` = the paper's K (not the book's K shots).
 Differs from the paper in: f' and g' are one shared encoder (as the paper's Omniglot model).
 """
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..tasks import require
+from ..tasks import one_hot
 from ..train import query_loss
+from ..validation import require
 
 
 class MatchingNetwork(nn.Module):
     """Attention over the support set: a query's label is the attention-weighted labels."""
 
-    def __init__(self, encoder, fce=False, steps=5):
+    def __init__(self, encoder, n_way, fce=False, attention_steps=5):
         super().__init__()
-        require(steps >= 1, "steps", steps, "use at least 1 attLSTM step (K)")
-        self.encoder, self.fce, self.steps = encoder, fce, steps
+        require(attention_steps >= 1, "attention_steps", attention_steps,
+                "use at least 1 attLSTM step (the paper's K)")
+        self.encoder, self.n_way, self.fce = encoder, n_way, fce
+        self.attention_steps = attention_steps
         if fce:
             d = encoder.n_features
             self.support_lstm = nn.LSTM(d, d, bidirectional=True)   # g
@@ -32,13 +36,13 @@ class MatchingNetwork(nn.Module):
 
     def meta_loss(self, batch):
         """Negative log-likelihood of the query labels under eq. (1), averaged over tasks."""
-        return query_loss(self.predict, batch, F.nll_loss)
+        # torch has no vmap rule for nn.LSTM: with FCE the tasks run in a loop, also on a GPU
+        return query_loss(self.predict, batch, F.nll_loss, batched=False if self.fce else None)
 
-    def predict(self, task):
-        """log y_hat for the queries: (n_query, n_way)."""
+    def predict(self, task, n_way=None):
+        """log y_hat for the queries: (n_query, n_way); any `n_way` (default: as built)."""
         attention = self.attention(task)                          # (n_query, n_support)
-        n_way = int(task.support.y.max()) + 1
-        y_hat = attention @ F.one_hot(task.support.y, n_way).to(attention.dtype)
+        y_hat = attention @ one_hot(task.support.y, n_way or self.n_way).to(attention.dtype)
         return y_hat.clamp_min(1e-12).log()
 
     def attention(self, task):
@@ -60,7 +64,7 @@ class MatchingNetwork(nn.Module):
     def embed_queries(self, f_prime, g):
         """f(x_hat, S): K steps of an LSTM that attends over g(S), for all queries at once."""
         h, c = torch.zeros_like(f_prime), torch.zeros_like(f_prime)  # (n_query, d)
-        for _ in range(self.steps):
+        for _ in range(self.attention_steps):
             read = torch.softmax(h @ g.T, dim=-1) @ g             # r_{k-1}, from h_{k-1}
             h, c = self.query_cell(torch.cat([f_prime, read], dim=-1), (h, c))
             h = h + f_prime                                       # skip connection

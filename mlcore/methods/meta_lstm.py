@@ -3,7 +3,7 @@
 Chapter: notebooks/03_meta_learner_lstm.ipynb   Equations: section 3, the
 cell update c_t = f_t * c_{t-1} + i_t * c~_t and its input and forget gates i_t, f_t;
 Algorithm 1 (T updates on the support set, loss of theta_T on the query).
-Variants here: `steps`, `test_steps`. Differs from the paper in: the gates read the
+Variants here: `inner_steps` (T), `test_inner_steps`. Differs from the paper in: the gates read the
 preprocessed gradient and loss directly (the paper puts a plain LSTM layer in front of them),
 as in the lecture notes' equations.
 """
@@ -11,9 +11,11 @@ import torch
 from torch import nn
 from torch.func import functional_call
 
-from ..tasks import require, unstack
+from ..functional import per_task
+from ..nets import n_outputs
+from ..train import classification_metrics
+from ..validation import require
 from .lstm_optimizer import preprocess
-from .maml import classification_metrics
 
 
 class MetaLSTM(nn.Module):
@@ -25,12 +27,12 @@ class MetaLSTM(nn.Module):
     parameters, meta-learned like everything else.
     """
 
-    def __init__(self, net, loss_fn, steps=5, test_steps=None, p=10.0):
+    def __init__(self, net, loss_fn, inner_steps=5, test_inner_steps=None, p=10.0):
         super().__init__()
-        require(steps >= 1, "steps", steps, "use at least one update")
-        self.net, self.loss_fn, self.p = net, loss_fn, p
-        self.steps = steps
-        self.test_steps = steps if test_steps is None else test_steps
+        require(inner_steps >= 1, "inner_steps", inner_steps, "use at least one update")
+        self.net, self.loss_fn, self.p, self.n_way = net, loss_fn, p, n_outputs(net)
+        self.inner_steps = inner_steps
+        self.test_inner_steps = inner_steps if test_inner_steps is None else test_inner_steps
         self.input_gate, self.forget_gate = nn.Linear(6, 1), nn.Linear(6, 1)
         with torch.no_grad():  # start near SGD: forget nothing (f ~ 1), small steps (i ~ 0)
             for gate, low, high in ((self.forget_gate, 4.0, 6.0), (self.input_gate, -5.0, -4.0)):
@@ -41,8 +43,8 @@ class MetaLSTM(nn.Module):
         """c_0, the learner's initial parameters, as a dict name -> tensor."""
         return dict(self.net.named_parameters())
 
-    def adapt(self, theta, support, steps=None, trace=None):
-        """c_t = f_t * c_{t-1} - i_t * grad L_t for t = 1..steps; returns c_T.
+    def adapt(self, theta, support, inner_steps=None, trace=None):
+        """c_t = f_t * c_{t-1} - i_t * grad L_t for t = 1..T (`inner_steps`); returns c_T.
 
         The gradient and the loss are inputs, taken without a graph: their second
         derivatives are ignored, as in the paper. Pass a list as `trace` to receive, for
@@ -51,7 +53,7 @@ class MetaLSTM(nn.Module):
         """
         c = torch.cat([p.reshape(-1) for p in theta.values()])  # (n_coordinates,)
         i = f = torch.zeros_like(c)
-        for _ in range(self.steps if steps is None else steps):
+        for _ in range(self.inner_steps if inner_steps is None else inner_steps):
             loss, grad = self._loss_and_gradient(theta, c, support)
             inputs = torch.cat([preprocess(grad, self.p),
                                 preprocess(loss, self.p).expand(len(c), 2), c[:, None]], dim=1)
@@ -65,20 +67,22 @@ class MetaLSTM(nn.Module):
 
     def meta_loss(self, batch):
         """Mean over the tasks of the query loss of theta_T (Algorithm 1, line 12)."""
-        losses, outputs = [], []
-        for task in unstack(batch):
-            phi = self.adapt(self.theta(), task.support)
-            outputs.append(functional_call(self.net, phi, (task.query.x,)))
-            losses.append(self.loss_fn(outputs[-1], task.query.y))
-        outputs = torch.stack(outputs)
-        return torch.stack(losses).mean(), classification_metrics(outputs, batch.query.y)
+        # looped: the gradients fed to the gates are taken with torch.autograd.grad
+        losses, outputs = per_task(self._query_loss, batch, self.theta(), batched=False)
+        return losses.mean(), classification_metrics(outputs, batch.query.y)
 
-    def predict(self, task, steps=None):
-        """Run `steps` (default `test_steps`) updates on `task.support`, predict `task.query.x`."""
+    def predict(self, task, inner_steps=None):
+        """Run `inner_steps` (default `test_inner_steps`) updates on `task.support`, predict
+        `task.query.x`."""
         with torch.no_grad():
             phi = self.adapt(self.theta(), task.support,
-                             self.test_steps if steps is None else steps)
+                             self.test_inner_steps if inner_steps is None else inner_steps)
             return functional_call(self.net, phi, (task.query.x,))
+
+    def _query_loss(self, task, theta):
+        phi = self.adapt(theta, task.support)
+        outputs = functional_call(self.net, phi, (task.query.x,))
+        return self.loss_fn(outputs, task.query.y), outputs
 
     def _loss_and_gradient(self, theta, c, support):
         with torch.enable_grad():

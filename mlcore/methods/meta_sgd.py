@@ -18,11 +18,11 @@ class MetaSGD(MAML):
     its own step size, and even its own direction: alpha may turn negative.
     """
 
-    def __init__(self, net, loss_fn, alpha=0.01, steps=1, **kwargs):
-        super().__init__(net, loss_fn, alpha, steps, **kwargs)
+    def __init__(self, net, loss_fn, alpha=0.01, inner_steps=1, **kwargs):
+        super().__init__(net, loss_fn, alpha, inner_steps, **kwargs)
         self.alphas = nn.ParameterList(nn.Parameter(torch.full_like(p, alpha))
                                        for p in net.parameters())
-        self._index = {name: i for i, (name, _) in enumerate(net.named_parameters())}
 
-    def step_size(self, name):
-        return self.alphas[self._index[name]]
+    def step_size(self):
+        """The learned alpha of every parameter, as a dict name -> tensor shaped like it."""
+        return {name: alpha for (name, _), alpha in zip(self.net.named_parameters(), self.alphas)}

@@ -14,8 +14,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..tasks import require
+from ..tasks import one_hot
 from ..train import query_loss
+from ..validation import require
 
 DISTANCES = ("euclidean", "cosine")
 
@@ -23,20 +24,21 @@ DISTANCES = ("euclidean", "cosine")
 class ProtoNet(nn.Module):
     """Classify each query by its distance to the mean embedding of every support class."""
 
-    def __init__(self, encoder, distance="euclidean"):
+    def __init__(self, encoder, n_way, distance="euclidean"):
         super().__init__()
         require(distance in DISTANCES, "distance", distance, f"use one of {DISTANCES}")
-        self.encoder, self.distance = encoder, distance
+        self.encoder, self.n_way, self.distance = encoder, n_way, distance
 
     def meta_loss(self, batch):
         """Cross-entropy of the query labels under eq. (2), averaged over the tasks."""
         return query_loss(self.predict, batch, F.cross_entropy)
 
-    def predict(self, task):
-        """Logits -d(f(x), c_k) of the queries: (n_query, n_way)."""
-        n_way = int(task.support.y.max()) + 1
+    def predict(self, task, n_way=None):
+        """Logits -d(f(x), c_k) of the queries: (n_query, n_way). The network has no head of
+        task size, so it scores tasks of any `n_way` (default: the one it was built for)."""
         support, query = self.embed(task.support.x, task.query.x)
-        return -distances(query, prototypes(support, task.support.y, n_way), self.distance)
+        centres = prototypes(support, task.support.y, n_way or self.n_way)
+        return -distances(query, centres, self.distance)
 
     def embed(self, *inputs):
         """Embed several sets of images in one pass (BatchNorm sees the whole task)."""
@@ -50,11 +52,11 @@ class ZeroShotProtoNet(ProtoNet):
     Tasks carry the meta-data in their support set: one v_k per class, labelled k.
     """
 
-    def __init__(self, encoder, meta_encoder, distance="euclidean"):
-        super().__init__(encoder, distance)
+    def __init__(self, encoder, meta_encoder, n_way, distance="euclidean"):
+        super().__init__(encoder, n_way, distance)
         self.meta_encoder = meta_encoder
 
-    def predict(self, task):
+    def predict(self, task, n_way=None):
         order = task.support.y.argsort()                           # prototype k is row k
         # unit-length prototypes, as in the paper: meta-data and images differ in scale
         centres = F.normalize(self.meta_encoder(task.support.x[order]), dim=-1)  # (n_way, d)
@@ -62,9 +64,10 @@ class ZeroShotProtoNet(ProtoNet):
 
 
 def prototypes(embeddings, labels, n_way):
-    """c_k = mean of the embeddings labelled k, eq. (1).   (n_way, d)"""
-    one_hot = F.one_hot(labels, n_way).to(embeddings.dtype)      # (n_support, n_way)
-    return (one_hot.T @ embeddings) / one_hot.sum(0)[:, None]
+    """c_k = mean of the embeddings labelled k, eq. (1); unlabelled ones (-1) count for no
+    class.   (n_way, d)"""
+    members = one_hot(labels, n_way).to(embeddings.dtype)        # (n_support, n_way)
+    return (members.T @ embeddings) / members.sum(0)[:, None]
 
 
 def distances(queries, centres, distance="euclidean"):

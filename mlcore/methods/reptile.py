@@ -5,11 +5,14 @@ update, (5) its surrogate loss; Algorithm 2 with K mini-batches per task.
 Variants here: none. Differs from the paper in: the mini-batches are dealt from the task's
 examples in a fixed order (the paper samples them at random).
 """
+from functools import partial
+
 import torch
 from torch.func import functional_call
 
-from ..tasks import Split
-from .maml import MAML, classification_metrics
+from ..functional import gradient_steps, per_task
+from ..train import classification_metrics
+from .maml import MAML
 
 
 class Reptile(MAML):
@@ -22,31 +25,36 @@ class Reptile(MAML):
     Reptile needs no held-out split: in meta-training its K steps run on K different
     mini-batches of all the task's examples, support and query, as in the paper (steps on
     one and the same batch learn far less). `predict` adapts on the support set with
-    `test_steps` full-batch steps.
+    `test_inner_steps` full-batch steps.
     """
 
-    def __init__(self, net, loss_fn, alpha, steps=5, test_steps=None, batched=None):
-        super().__init__(net, loss_fn, alpha, steps, test_steps, first_order=True,
+    def __init__(self, net, loss_fn, alpha, inner_steps=5, test_inner_steps=None, batched=None):
+        super().__init__(net, loss_fn, alpha, inner_steps, test_inner_steps, first_order=True,
                          batched=batched)
 
     def meta_loss(self, batch):
         """Mean surrogate over the tasks; metrics of phi^K on the examples it was fitted to."""
-        surrogates, outputs = self._per_task(self._surrogate, batch)
+        surrogates, outputs = per_task(self._surrogate, batch, self.theta(), batched=self.batched)
         targets = torch.cat([batch.support.y, batch.query.y], dim=1)  # (tasks, n_examples)
         task_loss = torch.stack([self.loss_fn(o, y) for o, y in zip(outputs, targets)])
         metrics = {"task_loss": task_loss.mean(), **classification_metrics(outputs, targets)}
         return surrogates.mean(), metrics
 
-    def _surrogate(self, theta, task, vmapped):
+    def _surrogate(self, task, theta):
         x = torch.cat([task.support.x, task.query.x])  # (n_examples, ...)
         y = torch.cat([task.support.y, task.query.y])
-        if len(x) < self.steps:
-            raise ValueError(f"steps={self.steps} is invalid for tasks of {len(x)} examples: "
+        K = self.inner_steps
+        if len(x) < K:
+            raise ValueError(f"inner_steps={K} is invalid for tasks of {len(x)} examples: "
                              "Reptile takes one mini-batch per step; use fewer steps.")
         with torch.no_grad():
             phi = dict(theta)
-            for k in range(self.steps):  # mini-batch k: examples k, k + K, k + 2K, ...
-                phi = self._step(phi, Split(x[k::self.steps], y[k::self.steps]), vmapped)
+            for k in range(K):  # mini-batch k: examples k, k + K, k + 2K, ...
+                phi = gradient_steps(partial(self._loss, x=x[k::K], y=y[k::K]), phi,
+                                     self.alpha, first_order=True)
             outputs = functional_call(self.net, phi, (x,))
         distance = sum(((theta[name] - phi[name]) ** 2).sum() for name in theta)
         return 0.5 * distance, outputs
+
+    def _loss(self, phi, x, y):
+        return self.loss_fn(functional_call(self.net, phi, (x,)), y)

@@ -13,18 +13,20 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..tasks import one_hot
+
 
 class Siamese(nn.Module):
     """Twin encoders with shared weights and a learned weighting of the L1 distance."""
 
-    def __init__(self, encoder, weight_decay=1e-4):
+    def __init__(self, encoder, n_way, weight_decay=1e-4):
         super().__init__()
-        self.encoder, self.weight_decay = encoder, weight_decay
-        self.alpha = nn.Linear(encoder.n_features, 1)  # the alpha_j and the bias b
+        self.encoder, self.n_way, self.weight_decay = encoder, n_way, weight_decay
+        self.distance_weights = nn.Linear(encoder.n_features, 1)  # Koch's alpha_j and bias b
 
     def similarity(self, h1, h2):
         """The logit of p(same) for embeddings h1, h2 (..., d) -> (...)."""
-        return self.alpha((h1 - h2).abs()).squeeze(-1)
+        return self.distance_weights((h1 - h2).abs()).squeeze(-1)
 
     def meta_loss(self, batch):
         """Binary cross-entropy on the pairs of `batch.query` plus the L2 penalty."""
@@ -35,14 +37,15 @@ class Siamese(nn.Module):
         loss = F.binary_cross_entropy_with_logits(logits, same) + self.weight_decay * penalty
         return loss, {"accuracy": ((logits > 0).float() == same).float().mean()}
 
-    def predict(self, task):
+    def predict(self, task, n_way=None):
         """Score of each query for each class: the best p over that class's support examples.
 
-        Returns (n_query, n_way) logits of p; the predicted class is the argmax.
+        Returns (n_query, n_way) logits of p (any `n_way`, default: as built); the predicted
+        class is the argmax.
         """
-        n_support, n_way = len(task.support.x), int(task.support.y.max()) + 1
+        n_support, n_way = len(task.support.x), n_way or self.n_way
         h = self.encoder(torch.cat([task.support.x, task.query.x]))      # one BatchNorm
         scores = self.similarity(h[n_support:, None], h[None, :n_support])  # (n_query, n_sup)
-        one_hot = F.one_hot(task.support.y, n_way).bool()                # (n_support, n_way)
-        masked = scores[:, :, None].masked_fill(~one_hot, float("-inf"))
+        member = one_hot(task.support.y, n_way).bool()                   # (n_support, n_way)
+        masked = scores[:, :, None].masked_fill(~member, float("-inf"))
         return masked.amax(1)
