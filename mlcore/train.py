@@ -89,10 +89,9 @@ def evaluate(method, sampler, n_tasks=600, score=None, task_params=False, **pred
     scores = []
     with torch.no_grad():
         for _ in range(n_tasks):
-            task, params = sampler.task(return_params=True) if task_params else (sampler.task(), ())
+            task, *params = sampler.task(return_params=True) if task_params else (sampler.task(),)
             task = to_device(check(task, n_way), device)
-            outputs = method.predict(task, **predict_options)
-            scores.append(float(score(outputs, task, *((params,) if task_params else ()))))
+            scores.append(float(score(method.predict(task, **predict_options), task, *params)))
     method.train(was_training)
     scores = torch.tensor(scores)
     return scores.mean().item(), 1.96 * scores.std().item() / math.sqrt(n_tasks)

@@ -13,22 +13,27 @@ moved and exits 1 if any did.
 """
 import argparse
 import json
+import re
 import sys
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-GLUE_MIME = "application/papermill.record/text/plain"
+GLUE_MIME = "application/papermill.record/text/"
 
 
 def glued_values(notebook):
-    """{name: text} of every `glue` call in an executed notebook."""
+    """{name: text} of every `glue` call in an executed notebook. A glued table is kept as
+    its HTML (its text is only the object's address), without the random ids pandas gives
+    its styles."""
     values = {}
     for cell in notebook.cells:
         for output in cell.get("outputs", []):
             name = output.get("metadata", {}).get("scrapbook", {}).get("name")
             if name is not None:
-                values[name] = output["data"].get(GLUE_MIME)
+                data = output["data"]
+                text = data.get(GLUE_MIME + "html") or data.get(GLUE_MIME + "plain")
+                values[name] = re.sub(r"T_[0-9a-f]{5}", "T_", text)
     return values
 
 
@@ -47,10 +52,16 @@ def execute(path, timeout=600):
 
 
 def dump(paths, out):
+    """Execute every notebook and write their glued values; a notebook that fails is
+    reported and recorded as {"error": ...}, and the others still run."""
+    from nbclient.exceptions import CellExecutionError
     result = {}
     for path in paths:
         began = time.perf_counter()
-        result[path.name] = glued_values(execute(path))
+        try:
+            result[path.name] = glued_values(execute(path))
+        except CellExecutionError as error:
+            result[path.name] = {"error": str(error).strip().splitlines()[-1]}
         print(f"{path.name}: {len(result[path.name])} values in "
               f"{time.perf_counter() - began:.0f} s", file=sys.stderr)
         Path(out).write_text(json.dumps(result, indent=1, sort_keys=True))

@@ -3,9 +3,9 @@
 Chapter: notebooks/03_meta_learner_lstm.ipynb   Equations: section 3, the
 cell update c_t = f_t * c_{t-1} + i_t * c~_t and its input and forget gates i_t, f_t;
 Algorithm 1 (T updates on the support set, loss of theta_T on the query).
-Variants here: `inner_steps` (T), `test_inner_steps`. Differs from the paper in: the gates read the
-preprocessed gradient and loss directly (the paper puts a plain LSTM layer in front of them),
-as in the lecture notes' equations.
+Variants here: `inner_steps` (T), `test_inner_steps`. Differs from the paper in: the gates
+read the preprocessed gradient and loss directly (the paper puts a plain LSTM layer in front
+of them), as in the lecture notes' equations.
 """
 import torch
 from torch import nn
