@@ -58,3 +58,37 @@ def score_table(ours, decimals=1):
                                for m, c in zip(ours["mean"], ours["ci95"])])
     table = cells.pivot(index="method", columns="setting", values="score")
     return table.loc[ours["method"].unique(), ours["setting"].unique()].fillna("—")
+
+
+def check(claim, measured, threshold, above=True):
+    """One row of a chapter's checks table: the claim holds if `measured` is above
+    `threshold` (or below it, with `above=False`)."""
+    passed = measured > threshold if above else measured < threshold
+    return {"claim": claim, "measured": _number(measured),
+            "threshold": f"{'>' if above else '<'} {_number(threshold)}", "pass": bool(passed)}
+
+
+def checks(rows):
+    """Show the table of what a chapter checked (claim, measured, threshold, pass), then
+    fail with one AssertionError that lists every claim that did not hold.
+
+    `rows` come from `check`, or are dicts with the same four keys. The table is displayed
+    first, so that the reader sees which rows failed.
+    """
+    table = pd.DataFrame(rows, columns=["claim", "measured", "threshold", "pass"])
+    shown = table.assign(**{"pass": table["pass"].map({True: "✓", False: "✗ FAILED"})})
+    try:
+        from IPython.display import display
+        display(shown.style.hide(axis="index"))
+    except ImportError:  # outside IPython: nothing to show
+        pass
+    failed = table[~table["pass"]]
+    if len(failed):
+        lines = [f"  {r.claim}: measured {r.measured}, needed {r.threshold}"
+                 for r in failed.itertuples()]
+        raise AssertionError(f"{len(failed)} of {len(table)} checks failed:\n" + "\n".join(lines))
+
+
+def _number(value):
+    value = float(value)
+    return f"{value:.3g}" if abs(value) < 1 else f"{value:.1f}"

@@ -67,3 +67,14 @@ def test_score_table_keeps_first_seen_order_and_marks_missing_settings():
     table = ml.report.score_table(ours)
     assert list(table.index) == ["B", "A"] and list(table.columns) == ["5-way", "20-way"]
     assert table.loc["B", "5-way"] == "70.0 ± 2.0" and table.loc["B", "20-way"] == "—"
+
+
+def test_checks_table_shows_every_row_and_fails_listing_the_failed_ones(capsys):
+    rows = [ml.report.check("MAML beats pixels", 72.3, 52.4 + 6),
+            ml.report.check("loss below", 0.012, 0.02, above=False)]
+    assert rows[0]["pass"] and rows[1]["pass"] and rows[1]["threshold"] == "< 0.02"
+    ml.report.checks(rows)  # all hold: no error
+    rows.append(ml.report.check("ANIL within 3 of MAML", 60.0, 69.3))
+    with pytest.raises(AssertionError, match=r"1 of 3 checks failed:\n  ANIL within 3 of MAML: "
+                                             r"measured 60.0, needed > 69.3"):
+        ml.report.checks(rows)
