@@ -80,8 +80,11 @@ def test_chapter_follows_the_template(notebook):
     assert any("assert_close" in source(c) for c in all_cells)        # from scratch, checked
     assert any("ml.meta_train(" in source(c) for c in all_cells)  # the one training loop
     assert any("widgets." in source(c) for c in all_cells)
-    sanity = [c for c in tagged(notebook, "remove-cell") if "assert " in source(c)]
-    assert sanity and "FULL" in source(sanity[-1])  # thresholds for fast and full mode
+    # what the chapter checked: one visible table, its input hidden, thresholds for both modes
+    checked = [c for c in tagged(notebook, "remove-input") if "ml.report.checks(" in source(c)]
+    assert len(checked) == 1 and "FULL" in source(checked[0])
+    assert "## What this chapter checked" in prose
+    assert not [c for c in tagged(notebook, "remove-cell") if "assert " in source(c)]
 
 
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.stem)
