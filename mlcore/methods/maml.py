@@ -47,7 +47,7 @@ class MAML(nn.Module):
         return self.alpha
 
     def adapt(self, theta, support, inner_steps=None):
-        """phi^0 = theta,  phi^{k+1} = phi^k - alpha grad L(phi^k; D^tr)   (eq. 1, K times).
+        """phi^0 = theta,  phi^{k+1} = phi^k - alpha grad L(phi^k; D^tr)   (eq. 1, T times).
 
         Second order by default: phi stays a differentiable function of theta, so the
         meta-gradient contains prod_k (I - alpha H(phi^k)). `first_order=True` treats the
