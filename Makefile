@@ -6,6 +6,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 READY := $(VENV)/.ready
 VENDOR := book/_static/vendor
+# Chapter 01 reads real Omniglot from $MLCORE_OMNIGLOT (default: the data cache, downloaded
+# when online); where a sample lies beside the repository (this project's machines), use it.
+export MLCORE_OMNIGLOT ?= $(wildcard $(CURDIR)/../shared/data/omniglot)
 
 .PHONY: book test vendor clean
 

@@ -1,3 +1,5 @@
+import io
+import shutil
 import urllib.error
 import zipfile
 
@@ -53,3 +55,21 @@ def test_offline_download_fails_with_a_clear_message(tmp_path, monkeypatch):
     with pytest.raises(FileNotFoundError, match="copy the archive"):
         ml.data.load_omniglot(tmp_path, download=True)
     assert not list(tmp_path.iterdir())  # nothing half written
+
+
+def test_download_reads_a_sample_as_it_is(omniglot_root, monkeypatch):
+    def unreachable(*args, **kwargs):
+        raise AssertionError("a folder holding a sample must not be downloaded into")
+    monkeypatch.setattr(omniglot.urllib.request, "urlopen", unreachable)
+    assert len(ml.data.load_omniglot(omniglot_root, download=True)) > 0
+
+
+def test_download_completes_a_partial_official_copy(omniglot_root, tmp_path, monkeypatch):
+    fetched = []
+    def serve(url, timeout):
+        fetched.append(url)
+        return io.BytesIO((omniglot_root / "images_background_small1.zip").read_bytes())
+    monkeypatch.setattr(omniglot.urllib.request, "urlopen", serve)
+    shutil.copy(omniglot_root / "images_background_small2.zip", tmp_path / "images_background.zip")
+    ml.data.load_omniglot(tmp_path, download=True)
+    assert fetched == [omniglot.URL.format("images_evaluation")]

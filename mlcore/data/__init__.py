@@ -11,7 +11,7 @@ from .episodes import (
                        PooledSampler,
                        ZeroShotSampler,
 )
-from .glyphs import load_glyph_templates, load_glyphs
+from .glyphs import cache_dir, load_glyph_templates, load_glyphs
 from .mixture import MixtureSampler
 from .non_exclusive import NonMutuallyExclusiveSampler
 from .omniglot import load_omniglot
@@ -21,7 +21,7 @@ from .sequences import SequenceSampler, offset_labels, presentations
 from .sinusoid import SinusoidSampler
 
 __all__ = ["DigitsMLPSampler", "MLPOptimizees", "SPLITS", "ClusteredImages", "EpisodeSampler",
-           "ImageDataset", "PooledSampler", "ZeroShotSampler", "load_glyph_templates",
+           "ImageDataset", "PooledSampler", "ZeroShotSampler", "cache_dir", "load_glyph_templates",
            "load_glyphs", "MixtureSampler", "NonMutuallyExclusiveSampler", "load_omniglot",
            "PairSampler", "affine_distort", "QuadraticSampler", "Quadratics", "SequenceSampler",
            "SinusoidSampler", "offset_labels", "presentations"]

@@ -29,18 +29,24 @@ def load_omniglot(root, split=None, download=False):
 
     `root` may hold the official zip files or their extracted folders, in any mix; a
     character found twice (e.g. in two subsets) is one class. With `download=True`, missing
-    official archives are fetched into `root` first.
+    official archives are fetched into `root` first, unless `root` holds other Omniglot
+    drawings and none of the official archives (a sample, read as it is).
     """
     root = Path(root).expanduser()
-    if download:
-        _download(root)
     drawings = _find_drawings(root)
+    if download and (_has_official_archive(root) or not drawings):
+        _download(root)
+        drawings = _find_drawings(root)
     if not drawings:
         raise FileNotFoundError(
             f"no Omniglot images under root={str(root)!r}. Put the official archives "
             f"{', '.join(a + '.zip' for a in ARCHIVES)} (or their extracted folders) there, "
             f"from {URL.format('<name>')}, or call load_omniglot(root, download=True) online.")
     return _to_dataset(drawings).split(split)
+
+
+def _has_official_archive(root):
+    return any((root / f"{name}.zip").exists() or (root / name).is_dir() for name in ARCHIVES)
 
 
 def _find_drawings(root):
