@@ -217,9 +217,19 @@ def test_optimizers_trace_every_theta_they_visit():
     sgd, lstm = [], []
     losses = hand_designed(problem, torch.optim.SGD, 4, lr=0.1, trace=sgd)
     assert len(sgd) == 5 and torch.equal(sgd[0], problem.theta0)
-    for t, theta in enumerate(sgd):  # f is linear: theta_t = theta_0 - t * lr * a / n
-        torch.testing.assert_close(theta, problem.theta0 - t * 0.1 * problem.a / 2)
+    for t, theta in enumerate(sgd):  # f is linear: theta_t = theta_0 - t * lr * a
+        torch.testing.assert_close(theta, problem.theta0 - t * 0.1 * problem.a)
         torch.testing.assert_close(problem.losses(theta), losses[t])
     losses = LSTMOptimizer().optimize(problem, 3, trace=lstm)
     assert len(lstm) == 4
     torch.testing.assert_close(torch.stack([problem.losses(t) for t in lstm]), losses)
+
+
+def test_each_function_gets_its_own_gradient_whatever_the_batch_size():
+    problems = ml.data.QuadraticSampler(4, seed=0).sample(5)
+    alone = ml.data.Quadratics(problems.W[:1], problems.y[:1], problems.theta0[:1])
+    together = hand_designed(problems, torch.optim.SGD, 3, lr=0.01)[:, 0]
+    torch.testing.assert_close(together, hand_designed(alone, torch.optim.SGD, 3, lr=0.01)[:, 0])
+    torch.manual_seed(0)
+    lstm = LSTMOptimizer()
+    torch.testing.assert_close(lstm.optimize(problems, 3)[:, 0], lstm.optimize(alone, 3)[:, 0])

@@ -27,7 +27,7 @@ class MLPOptimizees(NamedTuple):
     theta0: torch.Tensor  # (n, n_parameters), the starting point
 
     def loss(self, theta):
-        """The mean of f_i(theta_i) over the batch: what optimizers minimise."""
+        """The mean of f_i(theta_i) over the batch: the meta-objective's term for one step."""
         return self.losses(theta).mean()
 
     def losses(self, theta):

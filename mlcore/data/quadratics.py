@@ -24,7 +24,7 @@ class Quadratics(NamedTuple):
         return residual.pow(2).sum(-1)
 
     def loss(self, theta):
-        """The mean of f_i(theta_i) over the batch: what optimizers minimise."""
+        """The mean of f_i(theta_i) over the batch: the meta-objective's term for one step."""
         return self.losses(theta).mean()
 
 

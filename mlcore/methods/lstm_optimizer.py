@@ -73,16 +73,18 @@ class LSTMOptimizer(nn.Module):
     def unroll(self, problem, theta, state, steps):
         """`steps` updates from theta; returns (mean of f(theta_t), t = 1..steps), theta, state.
 
-        The gradient fed to the LSTM is taken without a graph: the second derivatives of f
-        are ignored, as in the paper; f(theta_t) still depends on phi through the updates.
+        Each function's coordinates get that function's own gradient (of the sum over the
+        batch, not of the mean, which would shrink it with the batch size). It is taken
+        without a graph: the second derivatives of f are ignored, as in the paper;
+        f(theta_t) still depends on phi through the updates.
         """
-        loss, total = problem.loss(theta), 0.0
+        losses, total = problem.losses(theta), 0.0
         for _ in range(steps):
-            (grad,) = torch.autograd.grad(loss, theta, retain_graph=True)
+            (grad,) = torch.autograd.grad(losses.sum(), theta, retain_graph=True)
             step, state = self.update(grad, state)
             theta = theta + step
-            loss = problem.loss(theta)
-            total = total + loss
+            losses = problem.losses(theta)
+            total = total + losses.mean()
         return total / steps, theta, state
 
     def optimize(self, problem, steps, trace=None):
@@ -96,7 +98,7 @@ class LSTMOptimizer(nn.Module):
             _record(trace, theta)
             per_function = problem.losses(theta)
             losses.append(per_function.detach())
-            (grad,) = torch.autograd.grad(per_function.mean(), theta)
+            (grad,) = torch.autograd.grad(per_function.sum(), theta)  # each f_i's own gradient
             with torch.no_grad():
                 step, state = self.update(grad, state)
             theta = (theta + step).detach().requires_grad_()
@@ -123,6 +125,8 @@ class LSTMOptimizer(nn.Module):
 def hand_designed(problem, optimizer_class, steps, trace=None, **options):
     """f_i(theta_t), t = 0..steps, under a torch optimizer (SGD, Adam, ...).   (steps+1, n)
 
+    The functions are optimized side by side, each with its own gradient (that of the sum
+    over the batch), so a learning rate means the same for any number of functions.
     `trace`, if a list, receives theta_t for t = 0..steps, like `LSTMOptimizer.optimize`'s.
     """
     theta = problem.theta0.detach().clone().requires_grad_()
@@ -132,7 +136,7 @@ def hand_designed(problem, optimizer_class, steps, trace=None, **options):
         per_function = problem.losses(theta)
         losses.append(per_function.detach())
         optimizer.zero_grad()
-        per_function.mean().backward()
+        per_function.sum().backward()
         optimizer.step()
     _record(trace, theta)
     return torch.stack(losses + [problem.losses(theta).detach()])

@@ -1,7 +1,7 @@
 """Reptile — On First-Order Meta-Learning Algorithms (Nichol, Achiam & Schulman, 2018).
 
 Chapter: notebooks/02_maml.ipynb, 02_maml_feature_reuse.ipynb   Equations: (4) Reptile
-update, (5) its surrogate loss; Algorithm 2 with K mini-batches per task.
+update, (5) its surrogate loss; Algorithm 2 with T mini-batches per task (the paper calls them K).
 Variants here: none. Differs from the paper in: the mini-batches are dealt from the task's
 examples in a fixed order (the paper samples them at random).
 """
@@ -16,13 +16,13 @@ from .maml import MAML
 
 
 class Reptile(MAML):
-    """Move theta towards the weights phi^K that K steps of SGD reach on each task.
+    """Move theta towards the weights phi^T that T steps of SGD reach on each task.
 
-    The update theta <- theta + beta (phi^K - theta) is not the gradient of a loss of theta,
-    so it is written as the surrogate 0.5 ||theta - stopgrad(phi^K)||^2, whose gradient is
-    theta - phi^K: a descent step on it with step size beta is exactly Reptile's update.
+    The update theta <- theta + beta (phi^T - theta) is not the gradient of a loss of theta,
+    so it is written as the surrogate 0.5 ||theta - stopgrad(phi^T)||^2, whose gradient is
+    theta - phi^T: a descent step on it with step size beta is exactly Reptile's update.
 
-    Reptile needs no held-out split: in meta-training its K steps run on K different
+    Reptile needs no held-out split: in meta-training its T steps run on T different
     mini-batches of all the task's examples, support and query, as in the paper (steps on
     one and the same batch learn far less). `predict` adapts on the support set with
     `test_inner_steps` full-batch steps.
@@ -33,7 +33,7 @@ class Reptile(MAML):
                          batched=batched)
 
     def meta_loss(self, batch):
-        """Mean surrogate over the tasks; metrics of phi^K on the examples it was fitted to."""
+        """Mean surrogate over the tasks; metrics of phi^T on the examples it was fitted to."""
         surrogates, outputs = per_task(self._surrogate, batch, self.theta(), batched=self.batched)
         targets = torch.cat([batch.support.y, batch.query.y], dim=1)  # (tasks, n_examples)
         task_loss = torch.stack([self.loss_fn(o, y) for o, y in zip(outputs, targets)])
@@ -43,14 +43,14 @@ class Reptile(MAML):
     def _surrogate(self, task, theta):
         x = torch.cat([task.support.x, task.query.x])  # (n_examples, ...)
         y = torch.cat([task.support.y, task.query.y])
-        K = self.inner_steps
-        if len(x) < K:
-            raise ValueError(f"inner_steps={K} is invalid for tasks of {len(x)} examples: "
+        T = self.inner_steps
+        if len(x) < T:
+            raise ValueError(f"inner_steps={T} is invalid for tasks of {len(x)} examples: "
                              "Reptile takes one mini-batch per step; use fewer steps.")
         with torch.no_grad():
             phi = dict(theta)
-            for k in range(K):  # mini-batch k: examples k, k + K, k + 2K, ...
-                phi = gradient_steps(partial(self._loss, x=x[k::K], y=y[k::K]), phi,
+            for t in range(T):  # mini-batch t: examples t, t + T, t + 2T, ...
+                phi = gradient_steps(partial(self._loss, x=x[t::T], y=y[t::T]), phi,
                                      self.alpha, first_order=True)
             outputs = functional_call(self.net, phi, (x,))
         distance = sum(((theta[name] - phi[name]) ** 2).sum() for name in theta)
