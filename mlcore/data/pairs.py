@@ -4,7 +4,8 @@ A pair is two images and a target: 1 if they show the same character, 0 if not. 
 the pairs are "same". With `distort=True` every image of a pair gets its own random affine
 distortion, as in Koch et al. (section 3.2): rotation in [-10, 10] degrees, shear in
 [-0.3, 0.3], scale in [0.8, 1.2] and translation in [-2, 2] pixels, each component applied
-with probability 1/2.
+with probability 1/2. Differs from the paper in: one shear (along x) and one scale for both
+axes, where Koch et al. draw a shear and a scale per axis.
 
 Nothing is adapted to before a pair is scored, so the support set is empty and the pairs
 are the query: x (n_pairs, 2, 1, H, W), y (n_pairs,) in {0, 1}.
