@@ -25,10 +25,11 @@ def plot_task(task, ax=None, title=None):
     return ax
 
 
-def plot_history(history, columns=("loss",), ax=None, smooth=20, label=None):
+def plot_history(history, columns=("loss",), ax=None, smooth=20, label=None, **style):
     """Training curves from a `meta_train` history (a moving average over `smooth` steps).
 
-    Each curve is labelled with its column, or with `label` (prefixed when many columns).
+    Each curve is labelled with its column, or with `label` (prefixed when many columns);
+    `style` goes to `ax.plot` (color, linestyle, ...).
     """
     ax = ax or plt.figure(figsize=(6, 3)).gca()
     for column in columns:
@@ -36,7 +37,7 @@ def plot_history(history, columns=("loss",), ax=None, smooth=20, label=None):
         window = min(smooth, max(len(values) // 5, 1))
         name = column if label is None else label if len(columns) == 1 else f"{label} {column}"
         ax.plot(history.loc[values.index, "step"], values.rolling(window, min_periods=1).mean(),
-                label=name)
+                label=name, **style)
     ax.set_xlabel("meta-training step")
     ax.set_ylabel(", ".join(columns) if len(columns) > 1 else columns[0])
     if len(columns) > 1:

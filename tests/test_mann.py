@@ -60,14 +60,14 @@ def test_read_weights_sum_to_one(tiny_images):
         torch.testing.assert_close(step["w_read"].sum(-1), torch.ones(1, 2))
 
 
-@pytest.mark.parametrize("key_strength, beta", [(None, 1.0), (10.0, 10.0)])
-def test_reading_is_a_softmax_of_beta_times_cosine_similarity(tiny_images, key_strength, beta):
+@pytest.mark.parametrize("key_strength, kappa", [(None, 1.0), (10.0, 10.0)])
+def test_reading_is_a_softmax_of_kappa_times_cosine_similarity(tiny_images, key_strength, kappa):
     mann = tiny_mann(key_strength=key_strength)
     for step in run_with_trace(mann, episode(tiny_images))[:4]:
         key = torch.tanh(mann.key(step["h"])).view(1, 2, 5)
         cosine = torch.nn.functional.cosine_similarity(key[:, :, None], step["memory"][:, None],
                                                        dim=-1)  # (1, heads, n_slots)
-        torch.testing.assert_close(step["w_read"], torch.softmax(beta * cosine, dim=-1))
+        torch.testing.assert_close(step["w_read"], torch.softmax(kappa * cosine, dim=-1))
 
 
 def test_least_used_marks_the_n_slots_of_smallest_usage():

@@ -7,11 +7,13 @@ access (write weights w^w, usage w^u, least-used weights w^lu, memory update M_t
 Variants here: `memory=False`, the same LSTM controller without external memory (the
 paper's LSTM baseline); with `recurrent=False` too, its state is reset at every step, which
 makes it a feedforward network of (x_t, y_{t-1}) (the feedforward baseline);
-`key_strength`, a learned sharpness kappa of the read weights, softmax(kappa * cos), the key
-strength (beta there) of the Neural Turing Machine (Graves et al., 2014) that MANN builds on
-(default: none, kappa = 1, as in the paper). Differs from the paper in: flattened glyphs as
-inputs (the paper: 20x20 Omniglot, rotated to make new classes); keys squashed by tanh;
-sigma(alpha) is one learned scalar per read head (`write_gate`).
+`key_strength`, a fixed sharpness kappa of the read weights, softmax(kappa * cos), like the key
+strength (beta there) of the Neural Turing Machine (Graves et al., 2014) that MANN builds on,
+which its controller emits at every step (default: kappa = 1, as in the paper; learned as one
+free parameter, kappa drifted down to diffuse reads in chapter 04's runs). Differs from the
+paper in: inputs are flattened glyphs or a fixed encoding of them (the paper: 20x20 Omniglot,
+rotated to make new classes); keys squashed by tanh; sigma(alpha) is one learned scalar per
+read head (`write_gate`).
 """
 import torch
 import torch.nn.functional as F
@@ -45,9 +47,8 @@ class MANN(nn.Module):
         self.key = nn.Linear(hidden, n_reads * width)
         # the paper's alpha: sigma(write_gate) of the write goes where the head read last
         self.write_gate = nn.Parameter(torch.zeros(n_reads))
-        # NTM's key strength (its beta, Graves '14): softmax(kappa * cos), learned; None: kappa = 1
-        self.log_kappa = None if key_strength is None else nn.Parameter(
-            torch.full((n_reads, 1), float(key_strength)).log())
+        # the NTM's key strength (its beta, Graves '14): softmax(kappa * cos); None: kappa = 1
+        self.kappa = 1.0 if key_strength is None else float(key_strength)
         self.output = nn.Linear(hidden + read_size, n_way)
 
     def forward(self, x, y, trace=None):
@@ -89,9 +90,7 @@ class MANN(nn.Module):
         memory = clear_least_used(state["memory"], state["w_usage"])
         memory = memory + w_write.transpose(1, 2) @ key           # M_t(i) += sum_h w^w(i) k_h
         similarity = cosine_similarity(key, memory)                    # (B, heads, n_slots)
-        if self.log_kappa is not None:
-            similarity = similarity * self.log_kappa.exp()
-        w_read = torch.softmax(similarity, dim=-1)
+        w_read = torch.softmax(self.kappa * similarity, dim=-1)
         reads = w_read @ memory                                         # (B, heads, width)
         w_usage = self.gamma * state["w_usage"] + w_read.sum(1) + w_write.sum(1)
         logits = self.output(torch.cat([h, reads.flatten(1)], dim=1))
