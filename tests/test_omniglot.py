@@ -73,3 +73,12 @@ def test_download_completes_a_partial_official_copy(omniglot_root, tmp_path, mon
     shutil.copy(omniglot_root / "images_background_small2.zip", tmp_path / "images_background.zip")
     ml.data.load_omniglot(tmp_path, download=True)
     assert fetched == [omniglot.URL.format("images_evaluation")]
+
+
+def test_a_complete_official_copy_is_read_once(omniglot_root, tmp_path, monkeypatch):
+    for name, sample in zip(omniglot.ARCHIVES, sorted(omniglot_root.glob("*.zip"))):
+        shutil.copy(sample, tmp_path / f"{name}.zip")
+    scans, find = [], omniglot._find_drawings
+    monkeypatch.setattr(omniglot, "_find_drawings", lambda root: scans.append(root) or find(root))
+    ml.data.load_omniglot(tmp_path, download=True)
+    assert len(scans) == 1

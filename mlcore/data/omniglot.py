@@ -34,9 +34,8 @@ def load_omniglot(root, split=None, download=False):
     """
     root = Path(root).expanduser()
     drawings = _find_drawings(root)
-    if download and (_has_official_archive(root) or not drawings):
-        _download(root)
-        drawings = _find_drawings(root)
+    if download and (_has_official_archive(root) or not drawings) and _download(root):
+        drawings = _find_drawings(root)  # read again only when something new arrived
     if not drawings:
         raise FileNotFoundError(
             f"no Omniglot images under root={str(root)!r}. Put the official archives "
@@ -87,7 +86,9 @@ def _ink(png_bytes):
 
 
 def _download(root):
+    """Fetch the official archives missing from root; True if any was fetched."""
     root.mkdir(parents=True, exist_ok=True)
+    fetched = False
     for archive in ARCHIVES:
         target = root / f"{archive}.zip"
         if target.exists() or (root / archive).is_dir():
@@ -102,3 +103,5 @@ def _download(root):
         partial = target.with_suffix(".partial")
         partial.write_bytes(payload)
         partial.replace(target)
+        fetched = True
+    return fetched
