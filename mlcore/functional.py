@@ -12,6 +12,7 @@ import torch
 from torch.func import grad, vmap
 
 from .nets import plain_batch_norm
+from .notebook import smoke_mode
 from .tasks import unstack
 
 _vmapped = False  # True while per_task runs its function under vmap
@@ -21,14 +22,15 @@ def per_task(fn, batch, *shared, batched=None, randomness="different"):
     """`fn(task, *shared)` for every task of `batch`, the results stacked along a new first
     dimension (a tensor, or a tuple or dict of tensors, like `fn`'s).
 
-    `batched=None` loops over the tasks on a CPU (faster there) and vmaps over them on a GPU;
-    True or False forces either. Under vmap, `BatchNorm2d` runs in elementary operations
+    `batched=None` loops over the tasks on a CPU (faster there) and vmaps over them on a GPU
+    (and in a smoke run, `MLCORE_SMOKE=1`, which tests the GPU's path on a CPU); True or
+    False forces either. Under vmap, `BatchNorm2d` runs in elementary operations
     (the fused kernel's second derivatives are wrong under vmap), `gradient_steps` takes
     its gradients with `torch.func.grad`, and random draws differ between tasks
     (`randomness`, as in `torch.func.vmap`). The `shared` arguments are not mapped.
     """
     if batched is None:
-        batched = batch.query.x.is_cuda
+        batched = batch.query.x.is_cuda or smoke_mode()
     if batched:
         with plain_batch_norm(), _vmapping():
             in_dims = (0,) + (None,) * len(shared)

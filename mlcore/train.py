@@ -25,6 +25,7 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from .functional import per_task
+from .notebook import smoke_cap
 from .tasks import Task, check, to_device, unstack
 from .validation import require
 
@@ -42,10 +43,12 @@ def meta_train(method, sampler, *, steps, meta_batch_size, lr, checkpoint=None,
     `checkpoint_every` steps and at the end, and a later call with the same path resumes
     where it stopped: the resumed run ends with exactly the parameters and history of an
     uninterrupted one. `df.attrs["seconds_per_step"]` is the wall time of this call's steps.
+    A smoke run (`MLCORE_SMOKE=1`) stops after 3 steps of at most 2 tasks (`ml.smoke_cap`).
     """
     require(steps >= 0, "steps", steps, "use a number of meta-steps >= 0")
     require(meta_batch_size >= 1, "meta_batch_size", meta_batch_size, "use at least 1 task")
     require(lr > 0, "lr", lr, "use a positive learning rate")
+    steps, meta_batch_size = smoke_cap(steps), smoke_cap(meta_batch_size, 2)
     optimizer = _optimizer(method, lr)
     samplers = {"sampler": sampler, "val_sampler": val_sampler}
     rows, carry, batch = [], None, None
@@ -80,8 +83,10 @@ def evaluate(method, sampler, n_tasks=600, score=None, task_params=False, **pred
     score is called as `score(outputs, task, params)`: what generated the task comes from
     the sampler, never from the Task. `ci95 = 1.96 * std / sqrt(n_tasks)`. Runs under
     `torch.no_grad()`: a method that adapts inside `predict` turns gradients back on.
+    A smoke run (`MLCORE_SMOKE=1`) scores 5 tasks (`ml.smoke_cap`).
     """
     require(n_tasks >= 2, "n_tasks", n_tasks, "use at least 2 tasks for an interval")
+    n_tasks = smoke_cap(n_tasks, 5)
     score = default_score if score is None else score
     n_way = predict_options.get("n_way", getattr(method, "n_way", None))
     was_training, device = method.training, _device_of(method)

@@ -78,3 +78,59 @@ def test_checks_table_shows_every_row_and_fails_listing_the_failed_ones(capsys):
     with pytest.raises(AssertionError, match=r"1 of 3 checks failed:\n  ANIL within 3 of MAML: "
                                              r"measured 60.0, needed > 69.3"):
         ml.report.checks(rows)
+
+
+def test_smoke_mode_caps_counts_only_when_set(monkeypatch):
+    monkeypatch.delenv("MLCORE_SMOKE", raising=False)
+    assert not ml.smoke_mode() and ml.smoke_cap(1000) == 1000
+    monkeypatch.setenv("MLCORE_SMOKE", "1")
+    assert ml.smoke_mode() and ml.smoke_cap(1000) == 3 and ml.smoke_cap(1000, 5) == 5
+    assert ml.smoke_cap(2) == 2
+    monkeypatch.setenv("MLCORE_SMOKE", "maybe")
+    with pytest.raises(ValueError, match="MLCORE_SMOKE"):
+        ml.smoke_mode()
+
+
+def test_smoke_run_trains_a_few_steps_on_few_tasks_and_vmaps(monkeypatch):
+    monkeypatch.setenv("MLCORE_SMOKE", "1")
+    vmapped, drawn = [], []
+    original_vmap = ml.functional.vmap
+    monkeypatch.setattr(ml.functional, "vmap",
+                        lambda *args, **kw: vmapped.append(1) or original_vmap(*args, **kw))
+    sampler = ml.data.SinusoidSampler(5, 5, seed=0)
+    sample, task = sampler.sample, sampler.task
+    sampler.sample = lambda n: drawn.append(n) or sample(n)
+    method = ml.methods.MAML(ml.nets.MLP([1, 8, 1]), torch.nn.functional.mse_loss, 0.01)
+    history = ml.meta_train(method, sampler, steps=1000, meta_batch_size=25, lr=1e-3,
+                            progress=False)
+    assert len(history) == 3 and drawn == [2, 2, 2] and vmapped, "3 steps of 2 tasks, vmapped"
+    drawn.clear()
+    sampler.task = lambda: drawn.append("task") or task()
+    ml.evaluate(method, sampler, 600)
+    assert drawn == ["task"] * 5
+
+
+def test_checkpoints_name_chapter_mode_seed_and_run(monkeypatch, tmp_path):
+    monkeypatch.delenv("MLCORE_SMOKE", raising=False)
+    monkeypatch.setenv("MLCORE_FULL", "1")
+    path_of = ml.checkpoints(tmp_path, "02_maml", 7)
+    assert path_of("Matching Nets (FCE)") == tmp_path / "02_maml/full-seed7/matching-nets-fce.pt"
+    assert ml.checkpoints(None, "02_maml", 7)("MAML") is None
+    monkeypatch.setenv("MLCORE_CHECKPOINTS", str(tmp_path))
+    assert ml.checkpoint_dir() == str(tmp_path)
+    monkeypatch.setenv("MLCORE_CHECKPOINTS", "")
+    assert ml.checkpoint_dir() is None
+
+
+def test_checks_in_a_smoke_run_show_training_claims_and_assert_the_rest(monkeypatch):
+    check = ml.report.check
+    trained, protocol = check("trained well", 1.0, 2.0), check("memory", 3.0, 2.0,
+                                                                 needs_training=False)
+    with pytest.raises(AssertionError, match="trained well"):
+        ml.report.checks([trained, protocol])
+    monkeypatch.setenv("MLCORE_SMOKE", "1")
+    ml.report.checks([trained, protocol])  # the training claim is shown, not asserted
+    with pytest.raises(AssertionError, match="a finite number"):
+        ml.report.checks([check("trained well", float("nan"), 2.0)])
+    with pytest.raises(AssertionError, match="memory"):
+        ml.report.checks([check("memory", 1.0, 2.0, needs_training=False)])
