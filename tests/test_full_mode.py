@@ -25,3 +25,17 @@ def test_chapter_runs_in_full_mode(path, tmp_path, monkeypatch):
     assert len(checks) == 1 and "not asserted (smoke run)" in str(checks[0].outputs), \
         "the checks table should say which claims a smoke run does not assert"
     assert list(tmp_path.rglob("*.pt")), "the chapter's training runs should save checkpoints"
+
+
+def test_a_rerun_resumes_every_run_from_its_checkpoint(tmp_path, monkeypatch):
+    from glued_values import glued_values
+    monkeypatch.setenv("MLCORE_FULL", "1")
+    monkeypatch.setenv("MLCORE_SMOKE", "1")
+    monkeypatch.setenv("MLCORE_CHECKPOINTS", str(tmp_path))
+    path = ROOT / "notebooks" / "02_maml.ipynb"
+    first = glued_values(execute(path, timeout=300))
+    saved = {file: file.stat().st_mtime_ns for file in tmp_path.rglob("*.pt")}
+    assert len(saved) == 5  # MAML and Meta-SGD for K = 5 and 10, and the baseline
+    assert glued_values(execute(path, timeout=300)) == first
+    assert {file: file.stat().st_mtime_ns for file in tmp_path.rglob("*.pt")} == saved, \
+        "a finished run is loaded, not trained or saved again"
