@@ -1,6 +1,7 @@
 # The book's two commands (see README.md). Both set up .venv first; re-runs reuse it.
 #   make book   execute every notebook in fast mode and render HTML into _build/html
-#   make test   unit tests, then every notebook under nbval
+#   make test   unit tests (with a smoke run of every chapter's full mode), then every
+#               notebook under nbval
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
