@@ -1,5 +1,7 @@
 # The book's two commands (see README.md). Both set up .venv first; re-runs reuse it.
 #   make book   execute every notebook in fast mode and render HTML into _build/html
+#   make assignments   (no new setup) each assignment's student notebook and autograder zip,
+#               from assignments/NN_slug.ipynb into _build/assignments/NN_slug/
 #   make test   unit tests (with a smoke run of every chapter's full mode), then every
 #               notebook under nbval
 PYTHON ?= python3
@@ -11,7 +13,7 @@ VENDOR := book/_static/vendor
 # when online); where a sample lies beside the repository (this project's machines), use it.
 export MLCORE_OMNIGLOT ?= $(wildcard $(CURDIR)/../shared/data/omniglot)
 
-.PHONY: book test vendor clean
+.PHONY: book test assignments vendor clean
 
 book: $(READY) vendor
 	$(BIN)/python -c "import mlcore; mlcore.data.load_glyphs()"  # build the data cache once
@@ -20,9 +22,15 @@ book: $(READY) vendor
 
 test: $(READY)
 	$(BIN)/python tools/check_notebooks_stripped.py
-	$(BIN)/ruff check mlcore tests tools benchmarks book/_ext
+	$(BIN)/ruff check mlcore tests tools benchmarks book/_ext assignments/*.py
 	$(BIN)/python -m pytest tests
 	$(BIN)/python -m pytest --nbval-lax -p no:cacheprovider notebooks/[0-9][0-9]_*.ipynb
+
+assignments: $(READY)
+	rm -rf _build/assignments
+	for source in assignments/[0-9][0-9]_*.ipynb; do \
+	  $(BIN)/otter assign $$source _build/assignments/$$(basename $$source .ipynb) || exit 1; \
+	done
 
 $(READY): requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)

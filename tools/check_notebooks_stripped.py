@@ -1,4 +1,4 @@
-"""Fail when a notebook under notebooks/ was committed with outputs or execution counts.
+"""Fail when a notebook under notebooks/ or assignments/ was committed with outputs or execution counts.
 
 Fix with: nbstripout notebooks/*.ipynb   (or `nbstripout --install` once, as a git filter)
 """
@@ -22,4 +22,5 @@ def main(paths):
 
 if __name__ == "__main__":
     root = Path(__file__).resolve().parents[1]
-    sys.exit(main(sys.argv[1:] or sorted(map(str, (root / "notebooks").rglob("*.ipynb")))))
+    sys.exit(main(sys.argv[1:] or sorted(map(str, [*(root / "notebooks").rglob("*.ipynb"),
+                                                     *(root / "assignments").glob("*.ipynb")]))))

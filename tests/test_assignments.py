@@ -1,0 +1,152 @@
+"""The classroom assignments (assignments/NN_slug.ipynb, otter-grader format): otter assign
+builds each one, its solution scores full marks under `otter run`, the student notebook as
+handed out scores zero, a plausible wrong answer loses exactly the points of the hidden
+tests that should catch it, and an answer that calls mlcore's own implementation scores 0.
+The wrong answers are tested at function level: the hidden tests are the functions of
+assignments/checks_NN.py, which the autograder's test cells call."""
+import importlib
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+import mlcore as ml
+
+ROOT = Path(__file__).resolve().parents[1]
+SOURCES = sorted((ROOT / "assignments").glob("[0-9][0-9]_*.ipynb"))
+sys.path.insert(0, str(ROOT / "assignments"))
+
+
+def otter(*args, cwd):
+    return subprocess.run([sys.executable, "-m", "otter", *args], cwd=cwd, check=True,
+                          capture_output=True, text=True)
+
+
+@pytest.fixture(scope="module", params=SOURCES, ids=lambda path: path.stem)
+def assigned(request, tmp_path_factory):
+    """The output of `otter assign` for one assignment: (autograder zip, solution, student)."""
+    out = tmp_path_factory.mktemp(request.param.stem)
+    otter("assign", str(request.param), str(out / "dist"), cwd=out)
+    zip_file, = (out / "dist" / "autograder").glob("*.zip")
+    name = request.param.name
+    return zip_file, out / "dist" / "autograder" / name, out / "dist" / "student" / name
+
+
+def scores(zip_file, notebook, out):
+    out.mkdir()
+    otter("run", "--no-logo", "-a", str(zip_file), "-o", str(out), str(notebook), cwd=out)
+    tests = json.loads((out / "results.json").read_text())["tests"]
+    return {t["name"]: (t["score"], t["max_score"]) for t in tests if "max_score" in t}
+
+
+def test_the_solution_scores_full_marks_and_the_handout_zero(assigned, tmp_path):
+    zip_file, solution, student = assigned
+    solved = scores(zip_file, solution, tmp_path / "solution")
+    assert solved and all(score == top for score, top in solved.values()), solved
+    blank = scores(zip_file, student, tmp_path / "student")
+    assert blank.keys() == solved.keys() and all(s == 0 for s, _ in blank.values()), blank
+
+
+def hidden_checks(source):
+    """{question: {check function name: points}} read from the source's test cells."""
+    questions, current = {}, None
+    for cell in json.loads(source.read_text())["cells"]:
+        text = "".join(cell["source"])
+        if name := re.match(r"# BEGIN QUESTION\nname: (\w+)", text):
+            current = questions.setdefault(name.group(1), {})
+        for check in re.findall(r"checks_\d\d\.(\w+)\(", text):
+            current[check] = int(re.search(r"points: (\d+)", text).group(1))
+    return questions
+
+
+def lost_points(number, question, answer):
+    """Run every hidden check of `question` on `answer`: {check: points} of those that fail."""
+    checks = importlib.import_module(f"checks_{number}")
+    source, = [s for s in SOURCES if s.name.startswith(number)]
+    lost = {}
+    for check, points in hidden_checks(source)[question].items():
+        try:
+            getattr(checks, check)(answer)
+        except AssertionError:
+            lost[check] = points
+    return lost
+
+
+# ---- wrong answers: (assignment, question, answer, the checks that must fail) --------------
+
+def prototypes_of_the_last_image(embeddings, labels, n_way):
+    return torch.stack([embeddings[labels == k][-1] for k in range(n_way)])
+
+
+def euclidean_not_squared(queries, centres):
+    return -(queries[:, None] - centres[None]).norm(dim=-1)
+
+
+def protonet_loss_with_query_prototypes(encoder, task, n_way):
+    features = encoder(torch.cat([task.support.x, task.query.x]))
+    query = features[len(task.support.x):]
+    centres = torch.stack([query[task.query.y == k].mean(0) for k in range(n_way)])
+    return F.cross_entropy(-(query[:, None] - centres[None]).pow(2).sum(-1), task.query.y)
+
+
+def matching_without_softmax(support_features, support_labels, query_features, n_way):
+    cosine = F.normalize(query_features, dim=-1) @ F.normalize(support_features, dim=-1).T
+    return (cosine @ F.one_hot(support_labels, n_way).float()).clamp_min(1e-12).log()
+
+
+def protonet_prototypes(embeddings, labels, n_way):
+    return ml.methods.protonet.prototypes(embeddings, labels, n_way)
+
+
+WRONG = [
+    ("05", "q1", prototypes_of_the_last_image, {"prototypes_are_class_means"}),
+    ("05", "q1", protonet_prototypes, {"prototypes_are_class_means"}),
+    ("05", "q2", euclidean_not_squared, {"logits_are_negative_squared_distances"}),
+    ("05", "q3", protonet_loss_with_query_prototypes, {"loss_matches_protonet"}),
+    ("05", "q4", matching_without_softmax, {"matching_matches_attention"}),
+]
+
+
+
+
+def split_ignoring_alphabets(alphabets, n_test, generator):
+    order = torch.randperm(len(alphabets), generator=generator).tolist()
+    return order[n_test * 5:], order[:n_test * 5]
+
+
+def episode_with_shared_images(dataset, n_way, k_shot, k_query, generator):
+    classes = torch.randperm(len(dataset), generator=generator)[:n_way]
+    picks = torch.randint(dataset.images.shape[1], (n_way, k_shot + k_query), generator=generator)
+    images = dataset.images[classes[:, None], picks]
+    labels = torch.arange(n_way)[:, None].expand(n_way, k_shot + k_query)
+    return ml.Task(ml.Split(images[:, :k_shot].flatten(0, 1), labels[:, :k_shot].flatten()),
+                   ml.Split(images[:, k_shot:].flatten(0, 1), labels[:, k_shot:].flatten()))
+
+
+def interval_of_the_population_std(scores):
+    return 1.96 * scores.std(unbiased=False).item() / len(scores) ** 0.5
+
+
+def euclidean_nearest_neighbour(task):
+    distance = torch.cdist(task.query.x.flatten(1), task.support.x.flatten(1))
+    return task.support.y[distance.argmin(1)]
+
+
+WRONG += [
+    ("01", "q1", split_ignoring_alphabets, {"split_keeps_alphabets_apart"}),
+    ("01", "q2", episode_with_shared_images, {"episode_follows_the_protocol"}),
+    ("01", "q3", interval_of_the_population_std, {"interval_is_1_96_standard_errors"}),
+    ("01", "q4", euclidean_nearest_neighbour, {"nearest_neighbour_matches_pixelnn"}),
+]
+
+
+@pytest.mark.parametrize("number, question, answer, caught", WRONG,
+                         ids=[f"{n}-{q}-{a.__name__}" for n, q, a, _ in WRONG])
+def test_a_wrong_answer_loses_exactly_the_points_that_catch_it(number, question, answer, caught):
+    lost = lost_points(number, question, answer)
+    assert set(lost) == caught, f"{answer.__name__} failed {sorted(lost)}, expected {caught}"
