@@ -144,6 +144,35 @@ WRONG += [
     ("01", "q4", euclidean_nearest_neighbour, {"nearest_neighbour_matches_pixelnn"}),
 ]
 
+def inner_loop_always_first_order(net, params, support, alpha, steps, first_order=False):
+    phi = params
+    for _ in range(steps):
+        loss = F.mse_loss(torch.func.functional_call(net, phi, (support.x,)), support.y)
+        grads = torch.autograd.grad(loss, list(phi.values()))
+        phi = {k: v - alpha * g.detach() for (k, v), g in zip(phi.items(), grads)}
+    return phi
+
+
+def maml_loss_always_first_order(net, params, task, alpha, steps, first_order=False):
+    phi = inner_loop_always_first_order(net, params, task.support, alpha, steps)
+    return F.mse_loss(torch.func.functional_call(net, phi, (task.query.x,)), task.query.y)
+
+
+def reptile_away_from_phi(theta, phi, epsilon):
+    return {k: theta[k] + epsilon * (theta[k] - phi[k]) for k in theta}
+
+
+def forward_difference(f, params, direction, h=1e-4):
+    return (f({k: v + h * direction[k] for k, v in params.items()}) - f(params)) / h
+
+
+WRONG += [
+    ("02", "q1", inner_loop_always_first_order, {"inner_loop_is_differentiable"}),
+    ("02", "q2", maml_loss_always_first_order, {"meta_gradient_is_second_order"}),
+    ("02", "q3", reptile_away_from_phi, {"reptile_moves_towards_phi"}),
+    ("02", "q4", forward_difference, {"central_difference_is_second_order_accurate"}),
+]
+
 
 @pytest.mark.parametrize("number, question, answer, caught", WRONG,
                          ids=[f"{n}-{q}-{a.__name__}" for n, q, a, _ in WRONG])
