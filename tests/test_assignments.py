@@ -6,6 +6,7 @@ The wrong answers are tested at function level: the hidden tests are the functio
 assignments/checks_NN.py, which the autograder's test cells call."""
 import importlib
 import json
+import math
 import re
 import subprocess
 import sys
@@ -171,6 +172,32 @@ WRONG += [
     ("02", "q2", maml_loss_always_first_order, {"meta_gradient_is_second_order"}),
     ("02", "q3", reptile_away_from_phi, {"reptile_moves_towards_phi"}),
     ("02", "q4", forward_difference, {"central_difference_is_second_order_accurate"}),
+]
+
+def preprocess_without_the_cut(grad, p=10.0):
+    return torch.stack([grad.abs().clamp_min(1e-30).log() / p, grad.sign()], dim=-1)
+
+
+def lstm_step_forgetting_its_state(cells, head, grad, state, output_scale=0.1):
+    from mlcore.data import digits  # noqa: F401  (an allowed helper module: not flagged)
+    x = torch.stack([grad.reshape(-1).abs().clamp_min(math.exp(-10)).log() / 10,
+                     grad.reshape(-1).sign()], dim=-1)
+    for cell in cells:
+        x, _ = cell(x)                                        # zeros every step
+    return output_scale * head(x).reshape(grad.shape), state
+
+
+def gated_update_without_forget_gate(c, grad, loss, i, f, input_gate, forget_gate):
+    big = lambda g: torch.stack([g.abs().clamp_min(math.exp(-10)).log() / 10, g.sign()], -1)  # noqa: E731
+    inputs = torch.cat([big(grad), big(loss).expand(len(c), 2), c[:, None]], 1)
+    i = torch.sigmoid(input_gate(torch.cat([inputs, i[:, None]], 1))).squeeze(1)
+    return c - i * grad, i, f
+
+
+WRONG += [
+    ("03", "q1", preprocess_without_the_cut, {"preprocess_matches_appendix_a"}),
+    ("03", "q2", lstm_step_forgetting_its_state, {"lstm_step_matches_mlcore"}),
+    ("03", "q3", gated_update_without_forget_gate, {"gated_update_matches_meta_lstm"}),
 ]
 
 
