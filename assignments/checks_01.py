@@ -59,6 +59,7 @@ def episode_follows_the_protocol(sample_episode):
 
 
 def episode_uses_the_generator(sample_episode):
+    own_work(sample_episode, FORBIDDEN)
     dataset = _dataset()
     one, two = (sample_episode(dataset, 4, 1, 1, torch.Generator().manual_seed(s))
                 for s in (0, 0))

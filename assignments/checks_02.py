@@ -34,6 +34,7 @@ def inner_loop_matches_gradient_steps(inner_loop):
 
 
 def inner_loop_is_differentiable(inner_loop):
+    own_work(inner_loop, FORBIDDEN)
     net, params, task = _net_and_task(1)
     phi = inner_loop(net, params, task.support, 0.05, 2)
     total = sum(p.pow(2).sum() for p in phi.values())
@@ -64,6 +65,7 @@ def meta_gradient_is_second_order(maml_loss):
 
 
 def first_order_is_fomaml(maml_loss):
+    own_work(maml_loss, FORBIDDEN)
     ours, expected = _meta_gradients(maml_loss, first_order=True)
     torch.testing.assert_close(ours, expected, msg="FOMAML: the inner gradients as constants")
 

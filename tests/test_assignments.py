@@ -5,6 +5,7 @@ tests that should catch it, and an answer that calls mlcore's own implementation
 The wrong answers are tested at function level: the hidden tests are the functions of
 assignments/checks_NN.py, which the autograder's test cells call."""
 import importlib
+import inspect
 import json
 import math
 import re
@@ -66,11 +67,16 @@ def hidden_checks(source):
 
 
 def lost_points(number, question, answer):
-    """Run every hidden check of `question` on `answer`: {check: points} of those that fail."""
+    """Run the hidden checks of `question` that grade `answer` (those whose argument is named
+    like the function it answers, `answer.stands_for` or its own name); {check: points} of
+    those that fail."""
     checks = importlib.import_module(f"checks_{number}")
     source, = [s for s in SOURCES if s.name.startswith(number)]
     lost = {}
     for check, points in hidden_checks(source)[question].items():
+        graded = next(iter(inspect.signature(getattr(checks, check)).parameters))
+        if graded != getattr(answer, "stands_for", graded):
+            continue
         try:
             getattr(checks, check)(answer)
         except AssertionError:
@@ -198,6 +204,65 @@ WRONG += [
     ("03", "q1", preprocess_without_the_cut, {"preprocess_matches_appendix_a"}),
     ("03", "q2", lstm_step_forgetting_its_state, {"lstm_step_matches_mlcore"}),
     ("03", "q3", gated_update_without_forget_gate, {"gated_update_matches_meta_lstm"}),
+]
+
+def read_weights_by_dot_product(keys, memory, kappa):
+    return torch.softmax(kappa * keys @ memory.T, dim=-1)
+
+
+def least_used_marks_the_largest(w_usage, n):
+    return torch.zeros_like(w_usage).scatter(0, w_usage.argsort(descending=True)[:n], 1.0)
+
+
+def write_always_where_it_read(memory, w_usage, w_read, w_least_used, keys, alpha):
+    cleared = memory.clone()
+    cleared[w_usage.argmin()] = 0
+    return cleared + w_read.T @ keys, w_read
+
+
+least_used_marks_the_largest.stands_for = "least_used"
+
+
+def labels_not_offset(y, n_way):
+    return F.one_hot(y, n_way).float()
+
+
+WRONG += [
+    ("04", "q1", read_weights_by_dot_product, {"read_weights_match"}),
+    ("04", "q2", least_used_marks_the_largest, {"least_used_marks_the_smallest"}),
+    ("04", "q3", write_always_where_it_read, {"write_goes_to_least_used_or_last_read"}),
+    ("04", "q4", labels_not_offset, {"labels_arrive_one_step_late"}),
+]
+
+# answers that call mlcore's own implementation of what they are asked for
+
+def episode_from_mlcore(dataset, n_way, k_shot, k_query, generator):
+    seed = int(torch.randint(1 << 30, (1,), generator=generator))
+    return ml.data.EpisodeSampler(dataset, n_way, k_shot, k_query, seed=seed).task()
+
+
+episode_from_mlcore.stands_for = "sample_episode"
+
+
+def inner_loop_from_mlcore(net, params, support, alpha, steps, first_order=False):
+    def support_loss(phi):
+        return F.mse_loss(torch.func.functional_call(net, phi, (support.x,)), support.y)
+    return ml.gradient_steps(support_loss, params, alpha, steps, first_order)
+
+
+def least_used_from_mlcore(w_usage, n):
+    from mlcore.methods.mann import least_used
+    return least_used(w_usage[None], n)[0]
+
+
+least_used_from_mlcore.stands_for = "least_used"
+
+WRONG += [
+    ("01", "q2", episode_from_mlcore, {"episode_follows_the_protocol",
+                                       "episode_uses_the_generator"}),
+    ("02", "q1", inner_loop_from_mlcore, {"inner_loop_matches_gradient_steps",
+                                          "inner_loop_is_differentiable"}),
+    ("04", "q2", least_used_from_mlcore, {"least_used_marks_the_smallest"}),
 ]
 
 
