@@ -123,3 +123,12 @@ def test_readme_has_the_two_commands_and_ci_runs_the_test_one():
     ci = [line for line in (ROOT / ".ci/run").read_text().splitlines()
           if line.strip() and not line.startswith("#") and not line.startswith(("set ", "cd "))]
     assert ci == ["make test"]
+
+
+def test_every_chapter_has_its_assignment_and_the_instructors_page_lists_it():
+    assignments = sorted((ROOT / "assignments").glob("[0-9][0-9]_*.ipynb"))
+    assert {nb.name[:2] for nb in NOTEBOOKS} == {a.name[:2] for a in assignments}
+    page = (ROOT / "book/instructors.md").read_text()
+    assert "book/instructors" in toc_files()
+    for assignment in assignments:
+        assert f"| {assignment.name[:2]} " in page, f"{assignment.name} missing from the table"

@@ -1,4 +1,5 @@
-"""Fail when a notebook under notebooks/ or assignments/ was committed with outputs or execution counts.
+"""Fail when a notebook under notebooks/ or assignments/ was committed with outputs or
+execution counts.
 
 Fix with: nbstripout notebooks/*.ipynb   (or `nbstripout --install` once, as a git filter)
 """
