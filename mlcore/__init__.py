@@ -7,6 +7,7 @@ from .notebook import (
     device,
     full_mode,
     glue,
+    image_dataset,
     setup,
     show_source,
     smoke_cap,
@@ -19,5 +20,5 @@ __version__ = "0.1.0"
 
 __all__ = ["data", "functional", "methods", "nets", "plots", "report", "tasks", "validation",
            "Split", "Task", "gradient_steps", "per_task", "checkpoint_dir", "checkpoints", "device",
-           "full_mode", "glue", "setup", "show_source", "smoke_cap", "smoke_mode", "accuracy",
-           "evaluate", "load_checkpoint", "meta_train", "save_checkpoint"]
+           "full_mode", "glue", "image_dataset", "setup", "show_source", "smoke_cap", "smoke_mode",
+           "accuracy", "evaluate", "load_checkpoint", "meta_train", "save_checkpoint"]

@@ -9,6 +9,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .data import DATASETS
+from .validation import require
+
 
 def setup(seed=0):
     """Seed torch, numpy and random once per notebook, and set the book's plot style.
@@ -31,6 +34,15 @@ def setup(seed=0):
 def full_mode():
     """True when `MLCORE_FULL=1`: paper-scale settings (for a GPU), else fast mode (CPU)."""
     return _switch("MLCORE_FULL", "1 (full) or 0 (fast)")
+
+
+def image_dataset():
+    """The image dataset of a chapter, a name for `ml.data.load_images`: `$MLCORE_DATASET`
+    ("glyphs" or "omniglot"), else real Omniglot in full mode and the embedded glyphs in
+    fast mode."""
+    name = os.environ.get("MLCORE_DATASET") or ("omniglot" if full_mode() else "glyphs")
+    require(name in DATASETS, "MLCORE_DATASET", name, f"set it to one of {DATASETS}")
+    return name
 
 
 def smoke_mode():

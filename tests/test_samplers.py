@@ -112,7 +112,8 @@ def every_sampler(images):
             ml.data.MixtureSampler([episodes, ml.data.EpisodeSampler(images, 3, 1, 2, seed=2)],
                                    seed=1),
             ml.data.EpisodeSampler(clustered(images), 3, 1, 2, seed=1),
-            ml.data.QuadraticSampler(3, seed=1), ml.data.DigitsMLPSampler(batch_size=4, seed=1)]
+            ml.data.QuadraticSampler(3, seed=1), ml.data.DigitsMLPSampler(batch_size=4, seed=1),
+            ml.data.WithinAlphabetSampler(images, 3, seed=1)]
 
 
 def flat_tensors(value):
@@ -123,7 +124,7 @@ def flat_tensors(value):
     return []
 
 
-@pytest.mark.parametrize("index", range(11))
+@pytest.mark.parametrize("index", range(12))
 def test_a_sampler_restored_from_its_state_draws_the_same_tasks(tiny_images, index):
     sampler = every_sampler(tiny_images)[index]
     sampler.sample(2)
@@ -196,3 +197,24 @@ def test_unlabelled_support_examples_count_for_no_class():
     with pytest.raises(ValueError, match="task.query.y has labels -1"):
         ml.tasks.check(ml.Task(support, ml.Split(query.x, torch.tensor([-1]))), n_way=2)
     assert task is not None
+
+
+def test_within_alphabet_tasks_take_one_alphabet_and_two_drawers(tiny_images):
+    sampler = ml.data.WithinAlphabetSampler(tiny_images, n_way=3, seed=0)
+    seen = set()
+    for _ in range(20):
+        task, classes = sampler.task(return_classes=True)
+        assert len({tiny_images.alphabets[c] for c in classes}) == 1  # one alphabet
+        assert torch.equal(task.support.y, torch.arange(3)) and torch.equal(task.query.y,
+                                                                            torch.arange(3))
+        drawers = [[next(j for j in range(6) if torch.equal(tiny_images.images[c, j], x))
+                    for c, x in zip(classes, split.x)] for split in task]
+        assert len(set(drawers[0])) == 1 and len(set(drawers[1])) == 1  # one drawer each
+        assert drawers[0][0] != drawers[1][0]  # another drawer's drawing as the query
+        seen.add(tuple(classes.tolist()))
+    assert len(seen) > 5  # random characters, random label order
+
+
+def test_within_alphabet_sampler_needs_an_alphabet_of_n_way_characters(tiny_images):
+    with pytest.raises(ValueError, match="n_way=4.*largest has 3"):
+        ml.data.WithinAlphabetSampler(tiny_images, n_way=4)

@@ -9,19 +9,23 @@ from .episodes import (
                        EpisodeSampler,
                        ImageDataset,
                        PooledSampler,
+                       WithinAlphabetSampler,
                        ZeroShotSampler,
 )
 from .glyphs import cache_dir, load_glyph_templates, load_glyphs
+from .images import DATASETS, describe_images, load_images, omniglot_root
 from .mixture import MixtureSampler
 from .non_exclusive import NonMutuallyExclusiveSampler
-from .omniglot import load_omniglot
+from .omniglot import load_omniglot, omniglot_protocol, split_omniglot
 from .pairs import PairSampler, affine_distort
 from .quadratics import Quadratics, QuadraticSampler
 from .sequences import SequenceSampler, offset_labels, presentations
 from .sinusoid import SinusoidSampler
 
 __all__ = ["DigitsMLPSampler", "MLPOptimizees", "SPLITS", "ClusteredImages", "EpisodeSampler",
-           "ImageDataset", "PooledSampler", "ZeroShotSampler", "cache_dir", "load_glyph_templates",
+           "ImageDataset", "PooledSampler", "WithinAlphabetSampler", "ZeroShotSampler",
+           "DATASETS", "describe_images", "load_images", "omniglot_root", "omniglot_protocol",
+           "split_omniglot", "cache_dir", "load_glyph_templates",
            "load_glyphs", "MixtureSampler", "NonMutuallyExclusiveSampler", "load_omniglot",
            "PairSampler", "affine_distort", "QuadraticSampler", "Quadratics", "SequenceSampler",
            "SinusoidSampler", "offset_labels", "presentations"]

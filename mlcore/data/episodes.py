@@ -3,9 +3,11 @@
 `ImageDataset` is what every image loader returns (embedded glyphs, real Omniglot): classes
 of equal size. `ClusteredImages` holds classes of unequal sizes (the clusters that CACTUs
 makes of unlabelled images). `EpisodeSampler` turns either into few-shot tasks (Vinyals
-'16), `PooledSampler` into ordinary mini-batches over all classes at once (for the
-pre-trained baselines).
+'16), `WithinAlphabetSampler` into Lake et al.'s one-shot tasks inside one alphabet,
+`PooledSampler` into ordinary mini-batches over all classes at once (for the pre-trained
+baselines).
 """
+from collections import Counter
 from dataclasses import dataclass
 
 import numpy as np
@@ -51,6 +53,14 @@ class ImageDataset:
             raise ValueError(f"split={split!r} is not one of {SPLITS} or None.")
         chosen = set(alphabets_of_split(self.alphabets, split))
         return self.subset(i for i, a in enumerate(self.alphabets) if a in chosen)
+
+    def with_rotations(self):
+        """Each class also turned by 90, 180 and 270 degrees, as three new classes of the same
+        alphabet (Santoro et al. '16; Vinyals et al. '16): 4x the classes."""
+        turned = torch.stack([self.images.rot90(k, dims=(-2, -1)) for k in range(4)], 1)
+        return ImageDataset(turned.flatten(0, 1),  # (4 * n_classes, n_per_class, 1, H, W)
+                            tuple(f"{c}/rot{90 * k:03d}" for c in self.classes for k in range(4)),
+                            tuple(a for a in self.alphabets for _ in range(4)))
 
 
 def alphabets_of_split(alphabets, split):
@@ -152,6 +162,42 @@ class ZeroShotSampler(EpisodeSampler):
         return (task, classes) if return_classes else task
 
 
+class WithinAlphabetSampler(Sampler):
+    """Lake et al.'s one-shot protocol ('15, as used by Koch et al. '15): a task takes `n_way`
+    characters of *one* alphabet, one drawer's drawing of each as the support set and another
+    drawer's drawing of each as the query set (labels 0..n_way-1 in random order).
+
+    Characters of one alphabet look alike, so this is harder than `n_way` classes drawn
+    across alphabets. Give it a dataset without rotated copies: a character and its rotation
+    would be two classes of one task. Drawing j of every class is drawer j's.
+    """
+
+    def __init__(self, dataset, n_way=20, seed=0):
+        sizes = Counter(dataset.alphabets)
+        require(n_way >= 2, "n_way", n_way, "use at least 2 characters per task")
+        require(max(sizes.values()) >= n_way, "n_way", n_way,
+                f"no alphabet of this dataset has {n_way} characters (the largest has "
+                f"{max(sizes.values())}); lower n_way or give alphabets with more characters")
+        require(dataset.images.shape[1] >= 2, "dataset", f"{dataset.images.shape[1]} drawing(s)",
+                "give at least 2 drawings per character: one for support, one for query")
+        super().__init__(seed)
+        self.dataset, self.n_way = dataset, n_way
+        self.alphabets = sorted(a for a, size in sizes.items() if size >= n_way)
+        self.members = {a: torch.tensor([i for i, b in enumerate(dataset.alphabets) if b == a])
+                        for a in self.alphabets}
+
+    def task(self, return_classes=False):
+        """One task; with `return_classes`, also the dataset index of each label."""
+        alphabet = self.alphabets[_draw(len(self.alphabets), 1, self.generator)[0]]
+        members = self.members[alphabet]
+        classes = members[_draw(len(members), self.n_way, self.generator)]  # classes[k]: label k
+        drawers = _draw(self.dataset.images.shape[1], 2, self.generator)  # support, query
+        images = self.dataset.images_of(classes, drawers.expand(self.n_way, 2))
+        labels = torch.arange(self.n_way)
+        task = Task(Split(images[:, 0], labels), Split(images[:, 1], labels))
+        return (task, classes) if return_classes else task
+
+
 class PooledSampler(Sampler):
     """Mini-batches over all classes of a dataset pooled together (labels = class index).
 
@@ -171,6 +217,11 @@ class PooledSampler(Sampler):
                              generator=self.generator)
         batch = Split(self.dataset.images.flatten(0, 1)[flat], flat // n_per_class)
         return Task(empty_like(batch), batch)
+
+
+def _draw(n, k, generator):
+    """k different integers of 0..n-1 in random order."""
+    return torch.randperm(n, generator=generator)[:k]
 
 
 def _flatten(images, labels):

@@ -3,6 +3,11 @@
 Reads the standard layout, `images_background/<alphabet>/<character>/*.png` (and
 `images_evaluation/...`), from folders or from the official zip files, and returns the same
 `ImageDataset` as the embedded glyphs: 28x28 images with ink = 1 on a background of 0.
+
+`split_omniglot` cuts the characters into meta-splits by the papers' protocol when all
+1,623 are there: 1,200 characters for meta-training, irrespective of alphabet, and the other
+423 for meta-test (Vinyals et al. '16, Finn et al. '17), with 100 of the 1,200 held out for
+meta-validation as in Finn et al.'s code. A partial copy is cut by alphabet instead.
 """
 import io
 import re
@@ -16,12 +21,15 @@ import numpy as np
 import torch
 from PIL import Image
 
-from .episodes import ImageDataset
+from ..validation import require
+from .episodes import SPLITS, ImageDataset, alphabets_of_split
 
 URL = "https://raw.githubusercontent.com/brendenlake/omniglot/master/python/{}.zip"
 ARCHIVES = ("images_background", "images_evaluation")
 SIZE = 28
 _PNG = re.compile(r"(?:^|/)([^/]+)/([^/]+)/([^/]+\.png)$")
+N_CHARACTERS = 1623
+PAPERS_SPLIT = dict(meta_train=1100, meta_val=100, meta_test=423)  # characters
 
 
 def load_omniglot(root, split=None, download=False):
@@ -42,6 +50,42 @@ def load_omniglot(root, split=None, download=False):
             f"{', '.join(a + '.zip' for a in ARCHIVES)} (or their extracted folders) there, "
             f"from {URL.format('<name>')}, or call load_omniglot(root, download=True) online.")
     return _to_dataset(drawings).split(split)
+
+
+def split_omniglot(data, split):
+    """The characters of one meta-split (`split` None: all of them).
+
+    With all 1,623 characters, the papers' protocol: a fixed random order of the characters,
+    cut 1,100 / 100 / 423 (`PAPERS_SPLIT`). With fewer (a partial copy, such as the two
+    small background sets), the scaled-down protocol: whole alphabets, cut 60/20/20 like the
+    embedded glyphs. `omniglot_protocol` says which applies.
+    """
+    if split is None or not is_complete(data):
+        return data.split(split)
+    require(split in SPLITS, "split", split, f"use one of {SPLITS} or None")
+    order = np.random.default_rng(1).permutation(len(data))
+    counts = [PAPERS_SPLIT[s] for s in SPLITS]
+    start = sum(counts[:SPLITS.index(split)])
+    return data.subset(sorted(order[start:start + PAPERS_SPLIT[split]]))
+
+
+def is_complete(data):
+    """Does `data` hold all of Omniglot (so that the papers' protocol applies)?"""
+    return len(data) == N_CHARACTERS
+
+
+def omniglot_protocol(data):
+    """The protocol `split_omniglot` applies to `data`, in one sentence."""
+    sizes = [len(split_omniglot(data, s)) for s in SPLITS]
+    if is_complete(data):
+        return (f"the papers' protocol: all {N_CHARACTERS:,} characters, in a fixed random "
+                f"order irrespective of alphabet, cut into {sizes[0]:,} meta-train, {sizes[1]} "
+                f"meta-val and {sizes[2]} meta-test characters")
+    alphabets = [len(alphabets_of_split(data.alphabets, s)) for s in SPLITS]
+    return (f"a scaled-down protocol for a partial copy ({len(data)} of the "
+            f"{N_CHARACTERS:,} characters, {len(set(data.alphabets))} alphabets): whole "
+            f"alphabets cut {alphabets[0]}/{alphabets[1]}/{alphabets[2]} into meta-train, "
+            f"meta-val and meta-test ({sizes[0]}/{sizes[1]}/{sizes[2]} characters)")
 
 
 def _has_official_archive(root):
