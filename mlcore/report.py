@@ -1,8 +1,9 @@
 """Paper-vs-ours tables. The papers' numbers live in one CSV, each row with its source.
 
 `paper_results.csv` columns: method, dataset, setting, value (accuracy in % or MSE),
-paper (authors and year, as cited in book/references.bib) and table (where in the paper
-the number is printed).
+paper (authors and year, as cited in book/references.bib), table (where in the paper
+the number is printed) and protocol (for image datasets: the class split and augmentation
+behind the number, since the Omniglot papers do not all share one).
 """
 import math
 from importlib import resources
@@ -15,7 +16,7 @@ from .notebook import smoke_mode
 def paper_numbers(method=None, dataset=None):
     """The papers' numbers, optionally only one method's and one dataset's."""
     with resources.files("mlcore").joinpath("paper_results.csv").open() as csv:
-        table = pd.read_csv(csv)
+        table = pd.read_csv(csv, keep_default_na=False, na_values={"value": [""]})
     if method is not None:
         table = table[table["method"] == method]
     if dataset is not None:
@@ -40,14 +41,16 @@ def compare(ours, dataset, our_dataset, decimals=1, unpublished=()):
                          "with its source, fix the method/setting name, or pass the method "
                          "in `unpublished`.")
     number = f"{{:.{decimals}f}}".format
-    return pd.DataFrame({
+    table = pd.DataFrame({
         "method": merged["method"], "setting": merged["setting"],
         f"paper ({dataset})": [number(v) if v == v else "—" for v in merged["value"]],
         f"ours ({our_dataset})": [f"{number(mean)} ± {number(ci95)}"
                                   for mean, ci95 in zip(merged["mean"], merged["ci95"])],
         "source": [f"{p}, {t}" if p == p else "not reported for this setting"
                    for p, t in zip(merged["paper"], merged["table"])],
+        "paper's protocol": merged["protocol"].fillna("—"),
     })
+    return table if paper["protocol"].str.len().any() else table.drop(columns="paper's protocol")
 
 
 def score_table(ours, decimals=1):

@@ -33,6 +33,7 @@ def test_report_compares_with_the_paper_and_rejects_unknown_rows():
     table = ml.report.compare(ours, "Omniglot", "glyphs")
     assert table.iloc[0]["paper (Omniglot)"] == "41.7"
     assert table.iloc[0]["source"] == "Vinyals et al. (2016), Table 1"
+    assert "1,200 / 423 characters" in table.iloc[0]["paper's protocol"]
     with pytest.raises(ValueError, match="paper_results.csv"):
         ml.report.compare(ours.assign(setting="7-way 1-shot"), "Omniglot", "glyphs")
     anil = ours.assign(method="ANIL")  # ANIL's paper has no 5-way Omniglot number
@@ -40,6 +41,11 @@ def test_report_compares_with_the_paper_and_rejects_unknown_rows():
     assert table.iloc[0]["paper (Omniglot)"] == "—"
     assert table.iloc[0]["ours (glyphs)"] == "50.00 ± 1.00"
     assert (ml.report.paper_numbers()["table"].str.len() > 0).all()
+    omniglot = ml.report.paper_numbers(dataset="Omniglot")
+    assert (omniglot["protocol"].str.len() > 0).all()  # every Omniglot number says its protocol
+    sinusoid = ml.report.compare(ours.assign(method="MAML", setting="5-shot regression"),
+                                 "Sinusoid", "sinusoids")
+    assert "paper's protocol" not in sinusoid.columns
 
 
 def test_plots_return_axes(tiny_images):
