@@ -132,3 +132,18 @@ def test_every_chapter_has_its_assignment_and_the_instructors_page_lists_it():
     assert "book/instructors" in toc_files()
     for assignment in assignments:
         assert f"| {assignment.name[:2]} " in page, f"{assignment.name} missing from the table"
+
+
+def test_image_chapters_take_their_dataset_from_the_parameters_cell():
+    """One switch picks glyphs or real Omniglot (`DATASET`, from `ml.image_dataset()`); only a
+    section that needs the glyphs' templates (zero-shot prototypes) loads the glyphs itself,
+    and a part that compares the two datasets loads both by name."""
+    for notebook in NOTEBOOKS:
+        code = "\n".join(source(c) for c in cells(notebook) if c["cell_type"] == "code")
+        if not re.search(r"ml\.data\.(EpisodeSampler|SequenceSampler|PairSampler)\(", code):
+            continue
+        compares_both = 'load_images("omniglot"' in code and 'load_images("glyphs"' in code
+        parameters = source(tagged(notebook, "parameters")[0])
+        assert compares_both or "DATASET = 0, ml.image_dataset()" in parameters, notebook.name
+        assert compares_both or "ml.data.load_images(DATASET" in code, notebook.name
+        assert "ml.data.load_glyphs(" not in code or "load_glyph_templates(" in code, notebook.name
