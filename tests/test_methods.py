@@ -68,6 +68,7 @@ FAMILIES = {
     ml.methods.Reptile: optimization_based(ml.methods.Reptile, inner_steps=3),
     ml.methods.MetaSGD: optimization_based(ml.methods.MetaSGD),
     ml.methods.ANIL: optimization_based(ml.methods.ANIL),
+    ml.methods.LLAMA: optimization_based(ml.methods.LLAMA, eta=0.1),
     ml.methods.MetaLSTM: Family(
         lambda: ml.methods.MetaLSTM(conv(N_WAY), F.cross_entropy, inner_steps=3),
         episodes, episode),
