@@ -12,10 +12,9 @@ Differs from the paper in: the Laplace approximation covers the network's last l
 only (K-FAC for convolutions would need KFC's factors, so a Conv4 body stays a point
 estimate); the output-side factor G is the exact expected Gauss-Newton matrix (the true
 Fisher's expectation over targets sampled from the model), not a sampled estimate; the
-curvature is damped by a prior precision `damping` (subroutine 4 uses the query likelihood's
+curvature gets a prior precision `damping` (subroutine 4 uses the query likelihood's
 curvature alone); the loss is the paper's divided by the number of queries.
 """
-import math
 
 import torch
 from torch import nn
@@ -29,9 +28,10 @@ class LLAMA(MAML):
     """MAML whose query loss is the Laplace approximation of the task's marginal likelihood.
 
     Per task (subroutine 4): phi* = MAML's inner loop on D^tr; then, per query,
-    [-log p(D^val | phi*) + eta log det H_hat] / |D^val|, H_hat the damped K-FAC curvature of
-    the query loss at phi* on the last linear layer (`damping`: the prior's precision). The
-    log det rewards a phi* in a wide basin of the query loss. `eta = 0` is MAML.
+    [-log p(D^val | phi*) + eta log det H_hat] / |D^val|, H_hat = n A (x) G + damping I the
+    K-FAC curvature of the query loss at phi* on the last linear layer plus the prior's
+    precision `damping`. The log det rewards a phi* in a wide basin of the query loss.
+    `eta = 0` is MAML.
     """
 
     def __init__(self, net, loss_fn, alpha, eta=1e-3, damping=1.0, inner_steps=1, **kwargs):
@@ -48,8 +48,9 @@ class LLAMA(MAML):
 
     def predict(self, task, inner_steps=None, n_samples=0, generator=None):
         """MAML's prediction; with `n_samples`, that many (n_samples, n_query, d_out), the last
-        layer drawn from the Laplace posterior N(phi*, H_hat^-1), H_hat the damped K-FAC
-        curvature of the support loss at phi* (a matrix normal: W + L_G Z L_A^T)."""
+        layer drawn from the Laplace posterior N(phi*, H_hat^-1), H_hat = n A (x) G + damping I
+        of the support loss at phi*: in the factors' eigenbases, independent normals of
+        variance 1 / (n a_i g_j + damping)."""
         if not n_samples:
             return super().predict(task, inner_steps)
         with torch.no_grad():
@@ -57,10 +58,11 @@ class LLAMA(MAML):
             phi = self.adapt(self.theta(), task.support, steps)
             a, outputs = self._head_input(phi, task.support.x)
             A, G = kfac_factors(a, self._output_hessians(outputs, task.support.y))
-            chol_a, chol_g = (_inverse_cholesky(F, len(a), self.damping) for F in (A, G))
+            (a_values, U_A), (g_values, U_G) = torch.linalg.eigh(A), torch.linalg.eigh(G)
+            scale = (len(a) * g_values[:, None] * a_values[None, :] + self.damping) ** -0.5
             W = self._head_matrix(phi)                                 # (d_out, d_in + 1)
             z = torch.randn(n_samples, *W.shape, generator=generator).to(W)
-            samples = W + chol_g @ z @ chol_a.T                       # (s, d_out, d_in + 1)
+            samples = W + U_G @ (z * scale) @ U_A.T                   # (s, d_out, d_in + 1)
             query, _ = self._head_input(phi, task.query.x)
             query = torch.cat([query, torch.ones_like(query[:, :1])], 1)
             return torch.einsum("ni,soi->sno", query, samples)
@@ -120,13 +122,12 @@ def kfac_factors(inputs, output_hessians):
 
 
 def kfac_logdet(A, G, n, damping):
-    """log det of (sqrt(n) A + sqrt(damping) I) (x) (sqrt(n) G + sqrt(damping) I), the damped
-    K-FAC curvature n A (x) G + ~damping I (factored Tikhonov damping, Martens & Grosse
-    section 6.3): d_G log det(.A.) + d_A log det(.G.)."""
-    root_n, root_d = math.sqrt(n), math.sqrt(damping)
-    eye_a, eye_g = torch.eye(len(A)).to(A), torch.eye(len(G)).to(G)
-    return (len(G) * torch.logdet(root_n * A + root_d * eye_a)
-            + len(A) * torch.logdet(root_n * G + root_d * eye_g))
+    """log det(n A (x) G + damping I), the K-FAC curvature of n examples plus the prior's
+    precision: the eigenvalues of a Kronecker product are the products of its factors'
+    eigenvalues a_i g_j, so the log det is sum_ij log(n a_i g_j + damping). Two small
+    eigendecompositions; with damping = 0 it is d_G log det(nA) + d_A log det G."""
+    a, g = torch.linalg.eigvalsh(A), torch.linalg.eigvalsh(G)
+    return torch.log(n * a[:, None] * g[None, :] + damping).sum()
 
 
 def _last_linear(net):
@@ -135,8 +136,3 @@ def _last_linear(net):
             "end the network with an nn.Linear layer with a bias (the Laplace layer)")
     return linears[-1]
 
-
-def _inverse_cholesky(factor, n, damping):
-    """L with L L^T = (sqrt(n) F + sqrt(damping) I)^-1, for sampling."""
-    damped = math.sqrt(n) * factor + math.sqrt(damping) * torch.eye(len(factor)).to(factor)
-    return torch.linalg.cholesky(torch.linalg.inv(damped))
