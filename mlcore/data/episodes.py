@@ -167,9 +167,9 @@ class WithinAlphabetSampler(Sampler):
     characters of *one* alphabet, one drawer's drawing of each as the support set and another
     drawer's drawing of each as the query set (labels 0..n_way-1 in random order).
 
-    Characters of one alphabet look alike, so this is harder than `n_way` classes drawn
-    across alphabets. Give it a dataset without rotated copies: a character and its rotation
-    would be two classes of one task. Drawing j of every class is drawer j's.
+    The characters of a task share their script's strokes and style (Lake et al. chose the
+    protocol for that reason). Give it a dataset without rotated copies: a character and its
+    rotation would be two classes of one task. Drawing j of every class is drawer j's.
     """
 
     def __init__(self, dataset, n_way=20, seed=0):

@@ -1,10 +1,10 @@
 """The images of a chapter, by name: the embedded glyphs or real Omniglot.
 
-A chapter's parameters cell picks the dataset once,
-`DATASET = os.environ.get("MLCORE_DATASET", "omniglot" if FULL else "glyphs")`,
-and loads each meta-split with `load_images(DATASET, split)`; `describe_images(DATASET)`
-says in words which protocol ran. Real Omniglot is read from `omniglot_root()` and
-downloaded there when online.
+A chapter's parameters cell picks the dataset once, `DATASET = ml.image_dataset()`
+($MLCORE_DATASET, else "omniglot" in full mode and "glyphs" in fast mode), and loads each
+meta-split with `load_images(DATASET, split)`; `describe_images(DATASET)` says in words
+which protocol ran. Real Omniglot is read from `omniglot_root()` and downloaded there when
+online.
 """
 import functools
 import os

@@ -64,8 +64,7 @@ class LLAMA(MAML):
             z = torch.randn(n_samples, *W.shape, generator=generator).to(W)
             samples = W + U_G @ (z * scale) @ U_A.T                   # (s, d_out, d_in + 1)
             query, _ = self._head_input(phi, task.query.x)
-            query = torch.cat([query, torch.ones_like(query[:, :1])], 1)
-            return torch.einsum("ni,soi->sno", query, samples)
+            return torch.einsum("ni,soi->sno", _append_one(query), samples)
 
     def _query_loss(self, task, theta):
         phi = self.adapt(theta, task.support)
@@ -116,8 +115,7 @@ def kfac_factors(inputs, output_hessians):
     A = E[a~ a~^T] over the inputs with a 1 appended for the bias, and G = E[d2 loss / dy2]
     over the examples' output Hessians. The curvature of the summed loss is then about
     n A (x) G.   inputs (n, d_in), output_hessians (n, d_out, d_out)"""
-    ones = torch.ones_like(inputs[:, :1])
-    a = torch.cat([inputs, ones], 1)                               # (n, d_in + 1)
+    a = _append_one(inputs)                                        # (n, d_in + 1)
     return a.T @ a / len(a), output_hessians.mean(0)
 
 
@@ -136,3 +134,7 @@ def _last_linear(net):
             "end the network with an nn.Linear layer with a bias (the Laplace layer)")
     return linears[-1]
 
+
+def _append_one(inputs):
+    """[a, 1] for every row: the bias as a last column of the weights.   (n, d + 1)"""
+    return torch.cat([inputs, torch.ones_like(inputs[:, :1])], 1)
