@@ -9,7 +9,7 @@ that stay differentiable functions of the meta-parameters.
 from contextlib import contextmanager
 
 import torch
-from torch.func import grad, vmap
+from torch.func import grad, hessian, vmap
 
 from .nets import plain_batch_norm
 from .notebook import smoke_mode
@@ -54,6 +54,26 @@ def gradient_steps(loss_of, params, step_size, steps=1, first_order=False):
         params = {name: p - _step_size(step_size, name) * grads[name]
                   for name, p in params.items()}
     return params
+
+
+def per_example_hessians(loss_fn, outputs, targets):
+    """d2 loss / d output2 of each example alone, (n, d_out, d_out), for a `loss_fn` that
+    averages over the examples (so n * loss_fn is their sum, and the second derivatives
+    across two examples vanish). Differentiable where autograd records. In a loop: by double
+    backward, d_out backward passes for all examples at once (about 10x faster there than
+    per-example Hessians); under vmap: `torch.func.hessian` of each example's loss."""
+    if _vmapped:
+        def loss_of_one(output, target):
+            return loss_fn(output[None], target[None])
+        return vmap(hessian(loss_of_one))(outputs, targets)
+    create_graph = torch.is_grad_enabled()
+    with torch.enable_grad():
+        s = outputs if outputs.requires_grad else outputs.detach().requires_grad_()
+        g, = torch.autograd.grad(len(s) * loss_fn(s, targets), s, create_graph=True)
+        rows = [torch.autograd.grad(g[:, k].sum(), s, retain_graph=True,
+                                    create_graph=create_graph)[0]
+                for k in range(s.shape[1])]  # row k: d/ds of dL/ds_k, summed over examples
+    return torch.stack(rows, 1)
 
 
 def _gradients(loss_of, params, first_order):

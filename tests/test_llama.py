@@ -77,8 +77,21 @@ def llama_and_batch(eta=0.5):
     return ml.methods.LLAMA(net, F.mse_loss, alpha=0.05, eta=eta, damping=0.5), batch
 
 
-def test_llama_meta_gradient_matches_finite_differences(float64):
-    llama, batch = llama_and_batch()
+def classifier_and_batch(eta=0.5):
+    """A cross-entropy head, whose output curvature depends on theta (unlike the squared
+    error's): 3-way tasks on random 4-d inputs."""
+    torch.manual_seed(0)
+    net = ml.nets.MLP([4, 6, 3], activation=torch.nn.Tanh)
+    x, y = torch.randn(2, 9, 4), torch.arange(3).repeat(3).expand(2, 9)
+    batch = ml.Task(ml.Split(x[:, :3], y[:, :3]), ml.Split(x[:, 3:], y[:, 3:]))
+    return ml.methods.LLAMA(net, F.cross_entropy, alpha=0.3, eta=eta, damping=0.5), batch
+
+
+@pytest.mark.parametrize("make", ["regression", "classification"])
+def test_llama_meta_gradient_matches_finite_differences(float64, make):
+    """Squared error (constant output curvature) and cross-entropy (curvature that depends on
+    theta, so the log det's gradient runs through the output Hessians)."""
+    llama, batch = llama_and_batch() if make == "regression" else classifier_and_batch()
     params = list(llama.parameters())
     exact = torch.cat([g.flatten() for g in torch.autograd.grad(llama.meta_loss(batch)[0],
                                                                  params)])
@@ -93,6 +106,33 @@ def test_llama_meta_gradient_matches_finite_differences(float64):
         estimates.append((values[0] - values[1]) / (2 * eps))
     torch.nn.utils.vector_to_parameters(flat, params)
     torch.testing.assert_close(exact, torch.tensor(estimates), rtol=1e-5, atol=1e-7)
+
+
+def test_output_hessians_of_several_outputs_without_autograd_recording():
+    """At test time (no_grad) the per-example Hessians of a 3-way head still come out, equal
+    to torch.func's, and carry no graph."""
+    llama, batch = classifier_and_batch()
+    outputs, targets = torch.randn(6, 3), torch.arange(3).repeat(2)
+    with torch.no_grad():
+        hessians = llama._output_hessians(outputs, targets)
+    expected = torch.func.vmap(torch.func.hessian(
+        lambda s, y: F.cross_entropy(s[None], y[None])))(outputs, targets)
+    torch.testing.assert_close(hessians, expected)
+    assert not hessians.requires_grad
+    task = ml.tasks.unstack(batch)[0]
+    assert llama.predict(task, n_samples=4).shape == (4, 6, 3)
+
+
+def test_llama_meta_loss_and_gradient_are_the_same_vmapped():
+    """The output Hessians come from double backward in a loop and from torch.func under
+    vmap (on a GPU): the two paths agree."""
+    llama, batch = classifier_and_batch()
+    results = []
+    for batched in (False, True):
+        llama.batched = batched
+        loss = llama.meta_loss(batch)[0]
+        results.append((loss, torch.autograd.grad(loss, list(llama.parameters()))))
+    torch.testing.assert_close(results[0], results[1])
 
 
 def test_llama_adds_the_log_det_and_without_it_is_maml(float64):

@@ -18,8 +18,9 @@ curvature alone); the loss is the paper's divided by the number of queries.
 
 import torch
 from torch import nn
-from torch.func import functional_call, hessian, vmap
+from torch.func import functional_call
 
+from ..functional import per_example_hessians
 from ..validation import require
 from .maml import MAML
 
@@ -50,7 +51,7 @@ class LLAMA(MAML):
         """MAML's prediction; with `n_samples`, that many (n_samples, n_query, d_out), the last
         layer drawn from the Laplace posterior N(phi*, H_hat^-1), H_hat = n A (x) G + damping I
         of the support loss at phi*: in the factors' eigenbases, independent normals of
-        variance 1 / (n a_i g_j + damping)."""
+        variance 1 / (n mu_i nu_l + damping), mu_i and nu_l the eigenvalues of A and G."""
         if not n_samples:
             return super().predict(task, inner_steps)
         with torch.no_grad():
@@ -58,8 +59,8 @@ class LLAMA(MAML):
             phi = self.adapt(self.theta(), task.support, steps)
             a, outputs = self._head_input(phi, task.support.x)
             A, G = kfac_factors(a, self._output_hessians(outputs, task.support.y))
-            (a_values, U_A), (g_values, U_G) = torch.linalg.eigh(A), torch.linalg.eigh(G)
-            scale = (len(a) * g_values[:, None] * a_values[None, :] + self.damping) ** -0.5
+            (mu, U_A), (nu, U_G) = torch.linalg.eigh(A), torch.linalg.eigh(G)
+            scale = (len(a) * nu[:, None] * mu[None, :] + self.damping) ** -0.5
             W = self._head_matrix(phi)                                 # (d_out, d_in + 1)
             z = torch.randn(n_samples, *W.shape, generator=generator).to(W)
             samples = W + U_G @ (z * scale) @ U_A.T                   # (s, d_out, d_in + 1)
@@ -89,17 +90,15 @@ class LLAMA(MAML):
 
     def _output_hessians(self, outputs, targets):
         """d2 loss / d output2 of each example alone: (n, d_out, d_out)."""
-        def loss_of_one(output, target):
-            return self.loss_fn(output[None], target[None])
-        return vmap(hessian(loss_of_one))(outputs, targets)
+        return per_example_hessians(self.loss_fn, outputs, targets)
 
 
 def implied_prior_variances(eigenvalues, alpha, steps):
-    """q_i = (1 - (1 - alpha l_i)^k) / (l_i (1 - alpha l_i)^k): the variances, along the
+    """q_i = (1 - (1 - alpha l_i)^T) / (l_i (1 - alpha l_i)^T): the variances, along the
     eigenvectors of X^T X (eigenvalues l_i), of the Gaussian prior N(theta, U diag(q) U^T)
-    whose MAP estimate under unit noise equals k steps of gradient descent of size alpha
-    from theta on L(phi) = 1/2 ||X phi - y||^2 (section 3.1). Needs 0 < alpha l_i < 1;
-    as l_i -> 0, q_i -> k alpha."""
+    whose MAP estimate under unit noise equals T = `steps` steps of gradient descent of size
+    alpha from theta on L(phi) = 1/2 ||X phi - y||^2 (section 3.1, where the steps are k).
+    Needs 0 < alpha l_i < 1; as l_i -> 0, q_i -> T alpha."""
     rate = alpha * eigenvalues
     require(bool(((rate > 0) & (rate < 1)).all()), "alpha * eigenvalues",
             f"in [{float(rate.min()):.3g}, {float(rate.max()):.3g}]",
@@ -122,10 +121,10 @@ def kfac_factors(inputs, output_hessians):
 def kfac_logdet(A, G, n, damping):
     """log det(n A (x) G + damping I), the K-FAC curvature of n examples plus the prior's
     precision: the eigenvalues of a Kronecker product are the products of its factors'
-    eigenvalues a_i g_j, so the log det is sum_ij log(n a_i g_j + damping). Two small
+    eigenvalues mu_i nu_l, so the log det is sum_il log(n mu_i nu_l + damping). Two small
     eigendecompositions; with damping = 0 it is d_G log det(nA) + d_A log det G."""
-    a, g = torch.linalg.eigvalsh(A), torch.linalg.eigvalsh(G)
-    return torch.log(n * a[:, None] * g[None, :] + damping).sum()
+    mu, nu = torch.linalg.eigvalsh(A), torch.linalg.eigvalsh(G)
+    return torch.log(n * mu[:, None] * nu[None, :] + damping).sum()
 
 
 def _last_linear(net):
