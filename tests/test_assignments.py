@@ -234,6 +234,45 @@ WRONG += [
     ("04", "q4", labels_not_offset, {"labels_arrive_one_step_late"}),
 ]
 
+
+def implied_prior_without_lambda(eigenvalues, alpha, steps):
+    kept = (1 - alpha * eigenvalues) ** steps
+    return (1 - kept) / kept
+
+
+def implied_prior_without_the_range_check(eigenvalues, alpha, steps):
+    kept = (1 - alpha * eigenvalues) ** steps
+    return (1 - kept) / (eigenvalues * kept)
+
+
+def kfac_factors_without_the_bias(inputs, output_hessians):
+    return inputs.T @ inputs / len(inputs), output_hessians.mean(0)
+
+
+def kfac_factors_summed(inputs, output_hessians):
+    a = torch.cat([inputs, torch.ones(len(inputs), 1, dtype=inputs.dtype)], 1)
+    return a.T @ a, output_hessians.sum(0)
+
+
+def kfac_logdet_damping_each_factor(A, G, n, damping):  # Martens & Grosse's factored damping
+    root = damping ** 0.5
+    return (G.shape[0] * torch.logdet(n * A + root * torch.eye(len(A), dtype=A.dtype))
+            + A.shape[0] * torch.logdet(G + root * torch.eye(len(G), dtype=G.dtype)))
+
+
+def kfac_logdet_without_the_sizes(A, G, n, damping):
+    return torch.logdet(n * A) + torch.logdet(G)
+
+
+WRONG += [
+    ("07", "q1", implied_prior_without_lambda, {"implied_prior_matches"}),
+    ("07", "q1", implied_prior_without_the_range_check, {"implied_prior_matches"}),
+    ("07", "q2", kfac_factors_without_the_bias, {"kfac_factors_match"}),
+    ("07", "q2", kfac_factors_summed, {"kfac_factors_match"}),
+    ("07", "q3", kfac_logdet_damping_each_factor, {"kfac_logdet_matches"}),
+    ("07", "q3", kfac_logdet_without_the_sizes, {"kfac_logdet_matches"}),
+]
+
 # answers that call mlcore's own implementation of what they are asked for
 
 def episode_from_mlcore(dataset, n_way, k_shot, k_query, generator):
@@ -257,12 +296,17 @@ def least_used_from_mlcore(w_usage, n):
 
 least_used_from_mlcore.stands_for = "least_used"
 
+
+def kfac_logdet_from_mlcore(A, G, n, damping):
+    return ml.methods.llama.kfac_logdet(A, G, n, damping)
+
 WRONG += [
     ("01", "q2", episode_from_mlcore, {"episode_follows_the_protocol",
                                        "episode_uses_the_generator"}),
     ("02", "q1", inner_loop_from_mlcore, {"inner_loop_matches_gradient_steps",
                                           "inner_loop_is_differentiable"}),
     ("04", "q2", least_used_from_mlcore, {"least_used_marks_the_smallest"}),
+    ("07", "q3", kfac_logdet_from_mlcore, {"kfac_logdet_matches"}),
 ]
 
 
