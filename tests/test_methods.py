@@ -69,6 +69,7 @@ FAMILIES = {
     ml.methods.MetaSGD: optimization_based(ml.methods.MetaSGD),
     ml.methods.ANIL: optimization_based(ml.methods.ANIL),
     ml.methods.LLAMA: optimization_based(ml.methods.LLAMA, eta=0.1),
+    ml.methods.PLATIPUS: optimization_based(ml.methods.PLATIPUS, kl_weight=1e-3),
     ml.methods.MetaLSTM: Family(
         lambda: ml.methods.MetaLSTM(conv(N_WAY), F.cross_entropy, inner_steps=3),
         episodes, episode),

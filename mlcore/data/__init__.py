@@ -1,7 +1,8 @@
 """Task families: images (embedded glyphs, real Omniglot, clusters of unequal sizes),
-regression (sinusoids), optimizees for learned optimizers (quadratics, MLPs on 8x8 digits),
-label-offset episodes, verification pairs, zero-shot tasks, non-mutually-exclusive episodes
-and mixtures of task families."""
+regression (sinusoids; sinusoids or lines), optimizees for learned optimizers (quadratics,
+MLPs on 8x8 digits), label-offset episodes, verification pairs, zero-shot tasks,
+non-mutually-exclusive episodes and mixtures of task families."""
+from .ambiguous import SineOrLineSampler, family_function
 from .digits import DigitsMLPSampler, MLPOptimizees
 from .episodes import (
                        SPLITS,
@@ -28,4 +29,5 @@ __all__ = ["DigitsMLPSampler", "MLPOptimizees", "SPLITS", "ClusteredImages", "Ep
            "split_omniglot", "cache_dir", "load_glyph_templates",
            "load_glyphs", "MixtureSampler", "NonMutuallyExclusiveSampler", "load_omniglot",
            "PairSampler", "affine_distort", "QuadraticSampler", "Quadratics", "SequenceSampler",
-           "SinusoidSampler", "offset_labels", "presentations"]
+           "SinusoidSampler", "SineOrLineSampler", "family_function", "offset_labels",
+           "presentations"]

@@ -12,13 +12,15 @@ from .mann import MANN
 from .matching_net import MatchingNetwork
 from .meta_lstm import MetaLSTM
 from .meta_sgd import MetaSGD
+from .platipus import PLATIPUS
 from .protonet import ProtoNet, ZeroShotProtoNet
 from .reptile import Reptile
 from .siamese import Siamese
 
 ALL = (PretrainedClassifier, PretrainedRegressor, MAML, Reptile, MetaSGD, ANIL, MetaLSTM, MANN,
-       Siamese, MatchingNetwork, ProtoNet, ZeroShotProtoNet, LLAMA)
+       Siamese, MatchingNetwork, ProtoNet, ZeroShotProtoNet, LLAMA, PLATIPUS)
 
 __all__ = ["ALL", "OnlinePixelNN", "PixelNN", "PretrainedClassifier", "PretrainedRegressor",
            "cosine_nearest_neighbour", "MAML", "ANIL", "Reptile", "MetaSGD", "MetaLSTM", "MANN",
-           "Siamese", "MatchingNetwork", "ProtoNet", "ZeroShotProtoNet", "LLAMA"]
+           "Siamese", "MatchingNetwork", "ProtoNet", "ZeroShotProtoNet", "LLAMA",
+           "PLATIPUS"]

@@ -1,0 +1,52 @@
+"""Ambiguous regression (Finn, Xu & Levine 2018, section 6): half the tasks are sinusoids,
+half lines, with Gaussian noise on the targets, so that a few support points can fit both
+families.
+
+Ranges as in the public re-implementations of the paper's experiment (the paper's own
+sentence was not at hand): amplitude ~ U[0.1, 5], phase ~ U[0, pi], slope and intercept
+~ U[-3, 3], x ~ U[-5, 5], noise standard deviation 0.3.
+"""
+import math
+
+import torch
+
+from ..tasks import Split, Task
+from ..validation import require
+from .sinusoid import SinusoidSampler
+
+
+class SineOrLineSampler(SinusoidSampler):
+    """K-shot tasks, y = A sin(x - b) + noise or y = a x + c + noise with probability 1/2 each;
+    `task(return_params=True)` also returns {'family': 'sine' | 'line', and its parameters}."""
+
+    def __init__(self, k_shot, k_query, seed=0, noise=0.3, amplitude=(0.1, 5.0),
+                 phase=(0.0, math.pi), slope=(-3.0, 3.0), intercept=(-3.0, 3.0),
+                 x_range=(-5.0, 5.0)):
+        require(noise >= 0, "noise", noise, "give a standard deviation >= 0")
+        for name, (low, high) in (("slope", slope), ("intercept", intercept)):
+            require(low <= high, name, (low, high), "give (low, high) with low <= high")
+        super().__init__(k_shot, k_query, seed, amplitude, phase, x_range)
+        self.noise, self.slope, self.intercept = noise, slope, intercept
+
+    def task(self, return_params=False):
+        if torch.rand((), generator=self.generator) < 0.5:
+            params = {"family": "sine", "amplitude": self._uniform(self.amplitude, ()).item(),
+                      "phase": self._uniform(self.phase, ()).item()}
+        else:
+            params = {"family": "line", "slope": self._uniform(self.slope, ()).item(),
+                      "intercept": self._uniform(self.intercept, ()).item()}
+        x = self._uniform(self.x_range, (self.k_shot + self.k_query, 1))
+        y = family_function(params)(x)
+        y = y + self.noise * torch.randn(y.shape, generator=self.generator)
+        k = self.k_shot
+        task = Task(Split(x[:k], y[:k]), Split(x[k:], y[k:]))
+        return (task, params) if return_params else task
+
+
+def family_function(params):
+    """The noise-free function of a task's parameters, x (n, 1) -> y (n, 1)."""
+    if params["family"] == "sine":
+        return lambda x: params["amplitude"] * torch.sin(x - params["phase"])
+    require(params["family"] == "line", "params['family']", params["family"],
+            "use 'sine' or 'line'")
+    return lambda x: params["slope"] * x + params["intercept"]
