@@ -56,6 +56,12 @@ def gradient_steps(loss_of, params, step_size, steps=1, first_order=False):
     return params
 
 
+def gradient(loss_of, params, first_order=False):
+    """grad loss_of(params) as a dict name -> tensor, differentiable where autograd records
+    (unless `first_order`): in a loop by torch.autograd, under vmap by torch.func.grad."""
+    return _gradients(loss_of, params, first_order)
+
+
 def per_example_hessians(loss_fn, outputs, targets):
     """d2 loss / d output2 of each example alone, (n, d_out, d_out), for a `loss_fn` that
     averages over the examples (so n * loss_fn is their sum, and the second derivatives

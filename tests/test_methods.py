@@ -43,6 +43,12 @@ def one_sine(images, seed):  # one fixed sine: a network fitted to all tasks can
                                    phase=(0.0, 0.0))
 
 
+def particles_on_sines(method_class, **kwargs):  # M networks: small ones keep the test fast
+    return Family(lambda: method_class(ml.nets.MLP([1, 32, 1]), F.mse_loss, n_particles=3,
+                                       **kwargs),
+                  one_sine, lambda images, seed: one_sine(images, seed).task(), n_outputs=1)
+
+
 def sequences(images, seed):
     return ml.data.SequenceSampler(images, N_WAY, n_instances=4, seed=seed)
 
@@ -70,6 +76,8 @@ FAMILIES = {
     ml.methods.ANIL: optimization_based(ml.methods.ANIL),
     ml.methods.LLAMA: optimization_based(ml.methods.LLAMA, eta=0.1),
     ml.methods.PLATIPUS: optimization_based(ml.methods.PLATIPUS, kl_weight=1e-3),
+    ml.methods.BMAML: particles_on_sines(ml.methods.BMAML, step_size=1e-3),
+    ml.methods.EMAML: particles_on_sines(ml.methods.EMAML, alpha=0.01),
     ml.methods.MetaLSTM: Family(
         lambda: ml.methods.MetaLSTM(conv(N_WAY), F.cross_entropy, inner_steps=3),
         episodes, episode),

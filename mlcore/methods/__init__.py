@@ -6,6 +6,7 @@ and have only `predict`.
 """
 from .anil import ANIL
 from .baselines import OnlinePixelNN, PixelNN, PretrainedClassifier, cosine_nearest_neighbour
+from .bmaml import BMAML, EMAML
 from .llama import LLAMA
 from .maml import MAML, PretrainedRegressor
 from .mann import MANN
@@ -18,9 +19,10 @@ from .reptile import Reptile
 from .siamese import Siamese
 
 ALL = (PretrainedClassifier, PretrainedRegressor, MAML, Reptile, MetaSGD, ANIL, MetaLSTM, MANN,
-       Siamese, MatchingNetwork, ProtoNet, ZeroShotProtoNet, LLAMA, PLATIPUS)
+       Siamese, MatchingNetwork, ProtoNet, ZeroShotProtoNet, LLAMA, PLATIPUS,
+       BMAML, EMAML)
 
 __all__ = ["ALL", "OnlinePixelNN", "PixelNN", "PretrainedClassifier", "PretrainedRegressor",
            "cosine_nearest_neighbour", "MAML", "ANIL", "Reptile", "MetaSGD", "MetaLSTM", "MANN",
            "Siamese", "MatchingNetwork", "ProtoNet", "ZeroShotProtoNet", "LLAMA",
-           "PLATIPUS"]
+           "PLATIPUS", "BMAML", "EMAML"]
