@@ -9,8 +9,9 @@ sum_m ||Theta_n(D^tr)[m] - stopgrad(Theta_{n+s}(D^tr u D^val))[m]||^2 (section 3
 Section numbers are those of the paper; its equation numbers were not at hand.
 Variants here: `repulsion=False` drops the kernel's gradient term (the particles then only
 share their gradients); `EMAML`: M independent MAMLs, no kernel, MAML's meta-loss.
-Differs from the paper in: the log posterior is the log-likelihood, -n L(theta; D) for a
-loss L that averages over n examples (for the squared error, a Gaussian of variance 1/2);
+Differs from the paper in: the log posterior is the log-likelihood, -n L(theta; D) / tau for
+a loss L that averages over n examples (`temperature` tau; for the squared error and Gaussian
+noise of standard deviation s, tau = 2 s^2);
 the paper's particles also carry a weight prior and a learned noise precision with Gamma
 hyper-priors, here the meta-learned particles and the few steps play the prior's role
 (chapter 07's reading of early stopping).
@@ -77,19 +78,22 @@ class BMAML(Particles):
     meta-trained with the chaser loss."""
 
     def __init__(self, net, loss_fn, step_size, n_particles=5, inner_steps=1, leader_steps=1,
-                 test_inner_steps=None, bandwidth=None, repulsion=True, batched=None):
+                 test_inner_steps=None, bandwidth=None, repulsion=True, temperature=1.0,
+                 batched=None):
         require(step_size > 0, "step_size", step_size, "use a positive SVGD step size eps")
+        require(temperature > 0, "temperature", temperature, "use a positive temperature")
         require(bandwidth is not None or n_particles >= 2, "n_particles", n_particles,
                 "the median heuristic needs 2 particles or more; with 1, give a bandwidth")
         super().__init__(net, n_particles)
         self.loss_fn, self.step_size, self.bandwidth = loss_fn, step_size, bandwidth
         self.inner_steps, self.leader_steps, self.repulsion = inner_steps, leader_steps, repulsion
         self.test_inner_steps = inner_steps if test_inner_steps is None else test_inner_steps
-        self.batched = batched
+        self.batched, self.temperature = batched, temperature
 
     def log_posterior(self, params, split):
-        """sum over the particles of log p(theta^m | D) = -n L(theta^m; D) (a flat prior)."""
-        return -len(split.y) * self.losses(params, split, self.loss_fn).sum()
+        """sum over the particles of log p(theta^m | D) = -n L(theta^m; D) / tau (a flat
+        prior)."""
+        return -len(split.y) * self.losses(params, split, self.loss_fn).sum() / self.temperature
 
     def adapt(self, params, split, steps):
         """`steps` SVGD steps from the particles `params` on `split`."""
