@@ -50,16 +50,10 @@ def gradient_steps(loss_of, params, step_size, steps=1, first_order=False):
     are still taken, and phi carries no graph.
     """
     for _ in range(steps):
-        grads = _gradients(loss_of, params, first_order)
+        grads = gradient(loss_of, params, first_order)
         params = {name: p - _step_size(step_size, name) * grads[name]
                   for name, p in params.items()}
     return params
-
-
-def gradient(loss_of, params, first_order=False):
-    """grad loss_of(params) as a dict name -> tensor, differentiable where autograd records
-    (unless `first_order`): in a loop by torch.autograd, under vmap by torch.func.grad."""
-    return _gradients(loss_of, params, first_order)
 
 
 def per_example_hessians(loss_fn, outputs, targets):
@@ -82,8 +76,9 @@ def per_example_hessians(loss_fn, outputs, targets):
     return torch.stack(rows, 1)
 
 
-def _gradients(loss_of, params, first_order):
-    """grad loss_of(params) as a dict. Under vmap only torch.func.grad works; in a loop
+def gradient(loss_of, params, first_order=False):
+    """grad loss_of(params) as a dict name -> tensor, differentiable where autograd records
+    (unless `first_order`). Under vmap only torch.func.grad works; in a loop
     torch.autograd.grad is about 20% faster."""
     if _vmapped:
         grads = grad(loss_of)(params)
