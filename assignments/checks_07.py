@@ -38,9 +38,8 @@ def kfac_factors_match(kfac_factors):
     expected_A, expected_G = llama.kfac_factors(inputs, hessians)
     torch.testing.assert_close(A, expected_A, msg="A = mean of [a, 1][a, 1]^T over the inputs")
     torch.testing.assert_close(G, expected_G, msg="G = mean of the output Hessians")
-    exact = torch.kron(torch.cat([inputs, torch.ones(7, 1, dtype=inputs.dtype)], 1).T
-                       @ torch.cat([inputs, torch.ones(7, 1, dtype=inputs.dtype)], 1),
-                       torch.eye(3, dtype=inputs.dtype))
+    appended = torch.cat([inputs, torch.ones(7, 1, dtype=inputs.dtype)], 1)
+    exact = torch.kron(appended.T @ appended, torch.eye(3, dtype=inputs.dtype))
     A, G = kfac_factors(inputs, torch.eye(3, dtype=inputs.dtype).expand(7, 3, 3))
     torch.testing.assert_close(7 * torch.kron(A, G), exact,
                                msg="n A (x) G is the exact Hessian of a linear layer under the "
