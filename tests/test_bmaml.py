@@ -100,3 +100,17 @@ def test_emaml_particles_adapt_independently_like_maml():
                 p.copy_(stacked[m])
         single.append(maml.meta_loss(batch)[0])
     torch.testing.assert_close(loss, torch.stack(single).mean())
+
+
+@pytest.mark.parametrize("method", ["BMAML", "EMAML"])
+def test_meta_loss_and_gradient_are_the_same_vmapped(method):
+    """Looped over the tasks on a CPU, vmapped on a GPU: the same numbers."""
+    torch.manual_seed(0)
+    make = getattr(ml.methods, method)
+    learner = make(ml.nets.MLP([1, 8, 1]), F.mse_loss, 0.01, n_particles=3)
+    batch, results = ml.data.SinusoidSampler(4, 4, seed=0).sample(2), []
+    for batched in (False, True):
+        learner.batched = batched
+        loss = learner.meta_loss(batch)[0]
+        results.append((loss, torch.autograd.grad(loss, list(learner.initial))))
+    torch.testing.assert_close(results[0], results[1])

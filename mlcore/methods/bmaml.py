@@ -32,12 +32,15 @@ from ..validation import require
 
 class Particles(nn.Module):
     """M copies of a network's parameters, each initialised independently, stored stacked
-    (name -> (M, *shape)); `outputs(params, x)` runs every particle, (M, n, d_out)."""
+    (name -> (M, *shape)); `outputs(params, x)` runs every particle, (M, n, d_out). A
+    subclass defines `adapt(params, split, steps)` and `_task_loss(task, theta)`."""
 
-    def __init__(self, net, n_particles):
+    def __init__(self, net, loss_fn, n_particles, inner_steps, test_inner_steps, batched):
         require(n_particles >= 1, "n_particles", n_particles, "use at least 1 particle")
         super().__init__()
-        self.net, self.n_particles = net, n_particles
+        self.net, self.loss_fn, self.n_particles = net, loss_fn, n_particles
+        self.inner_steps, self.batched = inner_steps, batched
+        self.test_inner_steps = inner_steps if test_inner_steps is None else test_inner_steps
         self.names = [name for name, _ in net.named_parameters()]
         copies = [_reinitialised(net) for _ in range(n_particles)]
         self.initial = nn.ParameterList(
@@ -53,8 +56,9 @@ class Particles(nn.Module):
             return vmap(lambda p: functional_call(self.net, p, (x,)))(params)
 
     def losses(self, params, split, loss_fn):
-        """Each particle's loss on `split`, (M,)."""
-        return vmap(lambda out: loss_fn(out, split.y))(self.outputs(params, split.x))
+        """Each particle's loss on `split`, (M,). A loop over the M particles: vmapping the
+        loss too fails inside the task-level vmap (mse_loss's batching rule, torch 2.13)."""
+        return torch.stack([loss_fn(out, split.y) for out in self.outputs(params, split.x)])
 
     def meta_loss(self, batch):
         """Mean over the tasks of the method's task loss."""
@@ -84,11 +88,9 @@ class BMAML(Particles):
         require(temperature > 0, "temperature", temperature, "use a positive temperature")
         require(bandwidth is not None or n_particles >= 2, "n_particles", n_particles,
                 "the median heuristic needs 2 particles or more; with 1, give a bandwidth")
-        super().__init__(net, n_particles)
-        self.loss_fn, self.step_size, self.bandwidth = loss_fn, step_size, bandwidth
-        self.inner_steps, self.leader_steps, self.repulsion = inner_steps, leader_steps, repulsion
-        self.test_inner_steps = inner_steps if test_inner_steps is None else test_inner_steps
-        self.batched, self.temperature = batched, temperature
+        super().__init__(net, loss_fn, n_particles, inner_steps, test_inner_steps, batched)
+        self.step_size, self.bandwidth, self.temperature = step_size, bandwidth, temperature
+        self.leader_steps, self.repulsion = leader_steps, repulsion
 
     def log_posterior(self, params, split):
         """sum over the particles of log p(theta^m | D) = -n L(theta^m; D) / tau (a flat
@@ -109,8 +111,9 @@ class BMAML(Particles):
         chaser = self.adapt(theta, task.support, self.inner_steps)
         both = Split(torch.cat([task.support.x, task.query.x]),
                      torch.cat([task.support.y, task.query.y]))
-        leader = self.adapt({n: p.detach() for n, p in chaser.items()}, both, self.leader_steps)
-        distance = sum(((chaser[n] - leader[n].detach()) ** 2).sum() for n in chaser)
+        with torch.no_grad():  # stop-gradient: the leader is a fixed target
+            leader = self.adapt(chaser, both, self.leader_steps)
+        distance = sum(((chaser[n] - leader[n]) ** 2).sum() for n in chaser)
         return distance, self.outputs(chaser, task.query.x).mean(0)
 
 
@@ -121,10 +124,8 @@ class EMAML(Particles):
     def __init__(self, net, loss_fn, alpha, n_particles=5, inner_steps=1, test_inner_steps=None,
                  batched=None):
         require(alpha > 0, "alpha", alpha, "use a positive inner step size")
-        super().__init__(net, n_particles)
-        self.loss_fn, self.alpha, self.inner_steps = loss_fn, alpha, inner_steps
-        self.batched = batched
-        self.test_inner_steps = inner_steps if test_inner_steps is None else test_inner_steps
+        super().__init__(net, loss_fn, n_particles, inner_steps, test_inner_steps, batched)
+        self.alpha = alpha
 
     def adapt(self, params, split, steps):
         def summed_loss(p):  # each particle's loss depends on its own weights only
@@ -149,7 +150,8 @@ def svgd_direction(particles, grad_log_p, bandwidth=None, repulsion=True):
     if bandwidth is None:
         require(n_particles >= 2, "particles", n_particles,
                 "the median heuristic needs 2 particles or more; give a bandwidth")
-        median = squared.flatten().quantile(0.5)    # halfway between the middle two
+        ordered = squared.flatten().sort().values   # the median: halfway between the middle
+        median = (ordered[(len(ordered) - 1) // 2] + ordered[len(ordered) // 2]) / 2  # two
         bandwidth = (median / math.log(n_particles)).detach().clamp_min(1e-12)
     kernel = torch.exp(-squared / bandwidth)
     direction = kernel @ grad_log_p

@@ -15,7 +15,6 @@ Fisher's expectation over targets sampled from the model), not a sampled estimat
 curvature gets a prior precision `damping` (subroutine 4 uses the query likelihood's
 curvature alone); the loss is the paper's divided by the number of queries.
 """
-
 import torch
 from torch import nn
 from torch.func import functional_call
