@@ -76,3 +76,12 @@ def test_bad_arguments_get_one_clear_error():
         ml.data.SineOrLineSampler(4, 6, slope=(3.0, -3.0))
     with pytest.raises(ValueError, match="kl_weight"):
         ml.methods.PLATIPUS(ml.nets.MLP([1, 4, 1]), F.mse_loss, 0.1, kl_weight=-1.0)
+
+
+def test_without_noise_the_vmapped_meta_loss_is_the_looped_one():
+    platipus, batch = platipus_and_batch(kl_weight=0.1, init_log_std=-30.0)
+    losses = []
+    for batched in (False, True):
+        platipus.batched = batched
+        losses.append(platipus.meta_loss(batch)[0])
+    torch.testing.assert_close(losses[0], losses[1])
