@@ -1,4 +1,5 @@
-"""The networks the chapters share: an MLP for regression and Conv4 for images.
+"""The networks the chapters share: an MLP for regression and Conv4 for images, and a
+linear model on sine and line features (chapter 08's fast mode).
 
 Conv4 (Vinyals '16, Finn '17) is four blocks of 3x3 convolution, BatchNorm, ReLU and 2x2
 max-pooling. Its BatchNorm keeps **no running statistics**: it always normalises with the
@@ -21,6 +22,21 @@ class MLP(nn.Sequential):
         for n_in, n_out in zip(sizes[:-1], sizes[1:]):
             layers += [nn.Linear(n_in, n_out), activation()]
         super().__init__(*layers[:-1])
+
+
+class SineLineBasis(nn.Module):
+    """A linear model on fixed features, y = w1 x / x_scale + w2 sin x + w3 cos x + b: every
+    line a x + c and every sinusoid A sin(x - p) = A cos(p) sin x - A sin(p) cos x is one
+    weight vector, so a meta-learner on it learns which functions are likely, not features.
+    `x_scale` keeps the features' sizes alike, so that gradient steps fit all of them."""
+
+    def __init__(self, x_scale=2.5):
+        super().__init__()
+        self.x_scale = x_scale
+        self.linear = nn.Linear(3, 1)
+
+    def forward(self, x):                                  # x: (n, 1)
+        return self.linear(torch.cat([x / self.x_scale, torch.sin(x), torch.cos(x)], -1))
 
 
 class BatchNorm2d(nn.BatchNorm2d):

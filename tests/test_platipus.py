@@ -1,5 +1,7 @@
 """Oracles for chapter 08's PLATIPUS and its ambiguous tasks: the Gaussian KL in closed form
 against Monte Carlo, PLATIPUS without noise or shifts is MAML, and sampled functions."""
+import math
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -67,6 +69,30 @@ def test_sine_or_line_tasks_follow_their_family():
     assert 70 < families.count("sine") < 130
     noisy = ml.data.SineOrLineSampler(4, 6, seed=0).task(return_params=True)
     assert not torch.allclose(noisy[0].query.y, ml.data.family_function(noisy[1])(noisy[0].query.x))
+
+
+def test_crossing_tasks_fit_both_their_sine_and_their_line():
+    sampler = ml.data.SineOrLineSampler(3, 6, seed=0)
+    for _ in range(20):
+        task, both = sampler.crossing_task(grid_points=50)
+        sine, line = (ml.data.family_function(both[f]) for f in ("sine", "line"))
+        assert task.support.x.shape == (3, 1) and task.query.x.shape == (51, 1)
+        torch.testing.assert_close(task.support.y, sine(task.support.x))
+        assert (line(task.support.x) - task.support.y).abs().max() < 0.1   # a grid step away
+        torch.testing.assert_close(task.query.y, sine(task.query.x))
+
+
+def test_the_sine_line_basis_holds_every_sine_and_line():
+    net, x = ml.nets.SineLineBasis(x_scale=2.5), torch.linspace(-5, 5, 11)[:, None]
+    amplitude, phase, slope, intercept = 2.0, 0.7, -1.5, 0.5
+    with torch.no_grad():
+        net.linear.weight.copy_(torch.tensor([[0.0, amplitude * math.cos(phase),
+                                                -amplitude * math.sin(phase)]]))
+        net.linear.bias.zero_()
+        torch.testing.assert_close(net(x), amplitude * torch.sin(x - phase))
+        net.linear.weight.copy_(torch.tensor([[2.5 * slope, 0.0, 0.0]]))
+        net.linear.bias.fill_(intercept)
+        torch.testing.assert_close(net(x), slope * x + intercept)
 
 
 def test_bad_arguments_get_one_clear_error():

@@ -29,18 +29,40 @@ class SineOrLineSampler(SinusoidSampler):
         self.noise, self.slope, self.intercept = noise, slope, intercept
 
     def task(self, return_params=False):
-        if torch.rand((), generator=self.generator) < 0.5:
-            params = {"family": "sine", "amplitude": self._uniform(self.amplitude, ()).item(),
-                      "phase": self._uniform(self.phase, ()).item()}
-        else:
-            params = {"family": "line", "slope": self._uniform(self.slope, ()).item(),
-                      "intercept": self._uniform(self.intercept, ()).item()}
+        sine = torch.rand((), generator=self.generator) < 0.5
+        params = self._params("sine" if sine else "line")
         x = self._uniform(self.x_range, (self.k_shot + self.k_query, 1))
         y = family_function(params)(x)
         y = y + self.noise * torch.randn(y.shape, generator=self.generator)
         k = self.k_shot
         task = Task(Split(x[:k], y[:k]), Split(x[k:], y[k:]))
         return (task, params) if return_params else task
+
+    def crossing_task(self, grid_points=100):
+        """An ambiguous task: a sine and a line from the sampler's ranges that cross at least
+        k_shot times in x_range, the support set k_shot of the crossings (no noise), the query
+        set grid_points + 1 evenly spaced inputs labelled by the sine.
+        Returns (task, {'sine': its parameters, 'line': its parameters})."""
+        grid = torch.linspace(*self.x_range, 20 * grid_points + 1)[:, None]
+        while True:
+            sine = self._params("sine")
+            line = self._params("line")
+            gap = (family_function(sine)(grid) - family_function(line)(grid))[:, 0]
+            crossings = torch.nonzero(gap[:-1].sign() != gap[1:].sign())[:, 0]
+            if len(crossings) >= self.k_shot:
+                break
+        chosen = torch.randperm(len(crossings), generator=self.generator)[:self.k_shot]
+        x = grid[crossings[chosen].sort().values]
+        query = grid[::20]
+        task = Task(Split(x, family_function(sine)(x)), Split(query, family_function(sine)(query)))
+        return task, {"sine": sine, "line": line}
+
+    def _params(self, family):
+        if family == "sine":
+            return {"family": "sine", "amplitude": self._uniform(self.amplitude, ()).item(),
+                    "phase": self._uniform(self.phase, ()).item()}
+        return {"family": "line", "slope": self._uniform(self.slope, ()).item(),
+                "intercept": self._uniform(self.intercept, ()).item()}
 
 
 def family_function(params):
