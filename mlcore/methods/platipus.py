@@ -18,7 +18,7 @@ import torch
 from torch import nn
 from torch.func import functional_call
 
-from ..functional import gradient_steps
+from ..functional import gradient_steps, per_task
 from ..validation import require
 from .maml import MAML
 
@@ -55,16 +55,18 @@ class PLATIPUS(MAML):
 
     def sample_functions(self, task, n_samples, inner_steps=None, generator=None):
         """Algorithm 2, n times: theta ~ p(theta | D^tr), phi = the inner loop from theta;
-        the outputs on task.query.x, (n_samples, n_query, d_out)."""
+        the outputs on task.query.x, (n_samples, n_query, d_out). The samples' inner loops
+        run side by side (vmapped), as a batch of tasks does on a GPU."""
+        steps = self.test_inner_steps if inner_steps is None else inner_steps
+
+        def outputs_of(theta):
+            phi = self.adapt(theta, task.support, steps)
+            return functional_call(self.net, phi, (task.query.x,))
+
         with torch.no_grad():
-            steps = self.test_inner_steps if inner_steps is None else inner_steps
             mean, std = self.prior(self.theta(), task.support)
-            outputs = []
-            for _ in range(n_samples):
-                theta = _sample(mean, std, generator)
-                phi = self.adapt(theta, task.support, steps)
-                outputs.append(functional_call(self.net, phi, (task.query.x,)))
-            return torch.stack(outputs)
+            thetas = _sample(mean, std, generator, n_samples)               # name -> (n, ...)
+            return per_task(outputs_of, thetas, batched=True)
 
     def predict(self, task, inner_steps=None, n_samples=None, generator=None):
         """The mean output of `n_test_samples` sampled functions; with `n_samples`, all of
@@ -99,9 +101,12 @@ def gaussian_kl(mean_q, std_q, mean_p, std_p):
     return 0.5 * (ratio + ((mean_q - mean_p) / std_p) ** 2 - 1 - ratio.log()).sum()
 
 
-def _sample(mean, std, generator=None):
-    """mean + std * standard normal noise, per parameter (dicts name -> tensor)."""
-    if generator is None:
-        return {n: mean[n] + std[n] * torch.randn_like(mean[n]) for n in mean}
-    return {n: mean[n] + std[n] * torch.randn(mean[n].shape, generator=generator).to(mean[n])
-            for n in mean}
+def _sample(mean, std, generator=None, n_samples=None):
+    """mean + std * standard normal noise, per parameter (dicts name -> tensor); with
+    `n_samples`, that many draws stacked along a new first dimension."""
+    def noise(like):
+        shape = like.shape if n_samples is None else (n_samples, *like.shape)
+        if generator is None:
+            return torch.randn(shape, dtype=like.dtype, device=like.device)
+        return torch.randn(shape, generator=generator).to(like)
+    return {n: mean[n] + std[n] * noise(mean[n]) for n in mean}
