@@ -273,6 +273,50 @@ WRONG += [
     ("07", "q3", kfac_logdet_without_the_sizes, {"kfac_logdet_matches"}),
 ]
 
+def svgd_without_repulsion(particles, grad_log_p, bandwidth):
+    kernel = torch.exp(-(particles[:, None] - particles[None]).pow(2).sum(-1) / bandwidth)
+    return kernel @ grad_log_p / len(particles)
+
+
+def svgd_repulsion_attracts(particles, grad_log_p, bandwidth):
+    kernel = torch.exp(-(particles[:, None] - particles[None]).pow(2).sum(-1) / bandwidth)
+    pull = 2 / bandwidth * (kernel @ particles - kernel.sum(1, keepdim=True) * particles)
+    return (kernel @ grad_log_p + pull) / len(particles)
+
+
+def _platipus_loss(mu, log_sigma, log_q_scale, gamma_p, gamma_q, alpha, task, kl_weight, noise,
+                   q_sees=lambda task: task.query, keep_graph=True):
+    def loss(w, split):
+        x = torch.cat([split.x / 2.5, torch.sin(split.x), torch.cos(split.x),
+                       torch.ones_like(split.x)], 1)
+        return ((x @ w - split.y[:, 0]) ** 2).mean()
+
+    def step(w, split, size):
+        return w - size * torch.autograd.grad(loss(w, split), w, create_graph=keep_graph)[0]
+
+    q_mean, p_mean = step(mu, q_sees(task), gamma_q), step(mu, task.support, gamma_p)
+    q_std, p_std = log_q_scale.exp(), log_sigma.exp()
+    phi = step(q_mean + q_std * noise, task.support, alpha)
+    ratio = (q_std / p_std) ** 2
+    kl = 0.5 * (ratio + ((q_mean - p_mean) / p_std) ** 2 - 1 - ratio.log()).sum()
+    return loss(phi, task.query) + kl_weight * kl
+
+
+def platipus_q_on_the_support(*args):
+    return _platipus_loss(*args, q_sees=lambda task: task.support)
+
+
+def platipus_first_order(*args):
+    return _platipus_loss(*args, keep_graph=False)
+
+
+WRONG += [
+    ("08", "q1", svgd_without_repulsion, {"svgd_direction_matches"}),
+    ("08", "q1", svgd_repulsion_attracts, {"svgd_direction_matches"}),
+    ("08", "q2", platipus_q_on_the_support, {"platipus_loss_matches"}),
+    ("08", "q2", platipus_first_order, {"platipus_loss_matches"}),
+]
+
 # answers that call mlcore's own implementation of what they are asked for
 
 def episode_from_mlcore(dataset, n_way, k_shot, k_query, generator):
@@ -300,6 +344,10 @@ least_used_from_mlcore.stands_for = "least_used"
 def kfac_logdet_from_mlcore(A, G, n, damping):
     return ml.methods.llama.kfac_logdet(A, G, n, damping)
 
+
+def svgd_from_mlcore(particles, grad_log_p, bandwidth):
+    return ml.methods.bmaml.svgd_direction(particles, grad_log_p, bandwidth)
+
 WRONG += [
     ("01", "q2", episode_from_mlcore, {"episode_follows_the_protocol",
                                        "episode_uses_the_generator"}),
@@ -307,6 +355,7 @@ WRONG += [
                                           "inner_loop_is_differentiable"}),
     ("04", "q2", least_used_from_mlcore, {"least_used_marks_the_smallest"}),
     ("07", "q3", kfac_logdet_from_mlcore, {"kfac_logdet_matches"}),
+    ("08", "q1", svgd_from_mlcore, {"svgd_direction_matches"}),
 ]
 
 
