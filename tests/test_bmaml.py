@@ -114,3 +114,12 @@ def test_meta_loss_and_gradient_are_the_same_vmapped(method):
         loss = learner.meta_loss(batch)[0]
         results.append((loss, torch.autograd.grad(loss, list(learner.initial))))
     torch.testing.assert_close(results[0], results[1])
+
+
+def test_the_metrics_report_the_spread_of_the_starting_particles():
+    emaml = ml.methods.EMAML(ml.nets.SineLineBasis(), F.mse_loss, 0.1, n_particles=4)
+    _, metrics = emaml.meta_loss(ml.data.SineOrLineSampler(3, 4, seed=0).sample(2))
+    stacked = torch.cat([p.detach().flatten(1) for p in emaml.initial], 1)      # (4, 4)
+    torch.testing.assert_close(metrics["spread"], stacked.std(0).mean())
+    single = ml.methods.EMAML(ml.nets.SineLineBasis(), F.mse_loss, 0.1, n_particles=1)
+    assert "spread" not in single.meta_loss(ml.data.SineOrLineSampler(3, 4).sample(2))[1]

@@ -61,9 +61,13 @@ class Particles(nn.Module):
         return torch.stack([loss_fn(out, split.y) for out in self.outputs(params, split.x)])
 
     def meta_loss(self, batch):
-        """Mean over the tasks of the method's task loss."""
+        """Mean over the tasks of the method's task loss; with 2 particles or more the metrics
+        add `spread`, the starting particles' standard deviation averaged over the weights."""
         losses, outputs = per_task(self._task_loss, batch, self.theta(), batched=self.batched)
-        return losses.mean(), classification_metrics(outputs, batch.query.y)
+        metrics = classification_metrics(outputs, batch.query.y)
+        if self.n_particles > 1:
+            metrics["spread"] = _flatten(self.theta()).detach().std(0).mean()
+        return losses.mean(), metrics
 
     def predict(self, task, inner_steps=None, n_samples=None):
         """The particles' mean output after adaptation; with `n_samples` (= M, the particles
