@@ -14,11 +14,20 @@ from .notebook import (
     smoke_mode,
 )
 from .tasks import Split, Task
-from .train import accuracy, evaluate, load_checkpoint, meta_train, save_checkpoint
+from .train import (
+    accuracy,
+    evaluate,
+    expected_calibration_error,
+    load_checkpoint,
+    meta_train,
+    reliability,
+    save_checkpoint,
+)
 
 __version__ = "0.1.0"
 
 __all__ = ["data", "functional", "methods", "nets", "plots", "report", "tasks", "validation",
            "Split", "Task", "gradient_steps", "per_task", "checkpoint_dir", "checkpoints", "device",
            "full_mode", "glue", "image_dataset", "setup", "show_source", "smoke_cap", "smoke_mode",
-           "accuracy", "evaluate", "load_checkpoint", "meta_train", "save_checkpoint"]
+           "accuracy", "evaluate", "expected_calibration_error", "load_checkpoint", "meta_train",
+           "reliability", "save_checkpoint"]

@@ -120,6 +120,26 @@ def accuracy(logits, labels):
     return (logits.argmax(-1) == labels).float().mean().detach()
 
 
+def reliability(probabilities, labels, n_bins=10):
+    """The reliability diagram's table: the predictions (rows of class probabilities) binned
+    by their confidence (the largest probability) into `n_bins` equal bins of [0, 1], with
+    each bin's count, mean confidence and accuracy (Guo et al. 2017, section 2)."""
+    confidence, predicted = probabilities.max(-1)
+    correct = (predicted == labels).float()
+    bins = (confidence * n_bins).ceil().clamp(1, n_bins).long() - 1   # (lo, hi] per bin
+    table = pd.DataFrame({"bin": bins.cpu(), "confidence": confidence.cpu(),
+                          "accuracy": correct.cpu()})
+    grouped = table.groupby("bin")
+    return grouped.mean().assign(count=grouped.size())
+
+
+def expected_calibration_error(probabilities, labels, n_bins=10):
+    """ECE in percent: sum over the bins of |bin| / n * |accuracy - confidence|."""
+    table = reliability(probabilities, labels, n_bins)
+    gaps = (table["accuracy"] - table["confidence"]).abs()
+    return 100 * float((table["count"] * gaps).sum() / table["count"].sum())
+
+
 def classification_metrics(outputs, targets):
     """{"accuracy": ...} for integer targets, else {}: the metrics a meta-loss reports."""
     return {} if targets.is_floating_point() else {"accuracy": accuracy(outputs, targets)}

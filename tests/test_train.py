@@ -203,3 +203,15 @@ def test_opening_a_checkpoint_cannot_run_code(tiny_images, tmp_path, capsys):
     torch.save({"format": ml.train.CHECKPOINT_FORMAT, "payload": Payload()}, path)
     assert "cannot be read" in checkpoint_error(path, tiny_images)
     assert "this ran" not in capsys.readouterr().out
+
+
+def test_reliability_and_ece_by_hand():
+    probabilities = torch.tensor([[0.95, 0.05], [0.92, 0.08], [0.35, 0.65], [0.38, 0.62]])
+    labels = torch.tensor([0, 1, 1, 1])         # bin (0.9, 1]: confidence 0.935, 1 of 2 right
+    table = ml.reliability(probabilities, labels, n_bins=10)     # bin (0.6, 0.7]: 0.635, 2 of 2
+    assert list(table.index) == [6, 9] and list(table["count"]) == [2, 2]
+    assert table.loc[9, "accuracy"] == 0.5 and abs(table.loc[6, "confidence"] - 0.635) < 1e-6
+    expected = 100 * (2 / 4 * abs(0.5 - 0.935) + 2 / 4 * abs(1.0 - 0.635))
+    assert abs(ml.expected_calibration_error(probabilities, labels, 10) - expected) < 1e-4
+    perfect = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
+    assert ml.expected_calibration_error(perfect, torch.tensor([0, 1])) == 0.0
