@@ -10,9 +10,10 @@ minimises L(phi, D^val) + kl_weight KL(q || p); meta-testing samples theta from 
 and adapts the same way, so n samples give n functions.
 Variants here: `predict(task, n_samples=n)` returns the n sampled functions' outputs;
 without it, their mean.
-Differs from the paper in: q is conditioned on D^val alone, as in Algorithm 1 (the text of
-section 4 conditions it on both sets); one sample of theta per task and meta-step; the
-variances are learned as log standard deviations, one per weight.
+Differs from the paper in: q is conditioned on D^val alone, as in Algorithm 1 as the public
+re-implementations follow it (the text of section 4 is reported to condition it on both
+sets; the paper's body was not at hand to check); one sample of theta per task and
+meta-step; the variances are learned as log standard deviations, one per weight.
 """
 import torch
 from torch import nn
