@@ -124,6 +124,10 @@ def reliability(probabilities, labels, n_bins=10):
     """The reliability diagram's table: the predictions (rows of class probabilities) binned
     by their confidence (the largest probability) into `n_bins` equal bins of [0, 1], with
     each bin's count, mean confidence and accuracy (Guo et al. 2017, section 2)."""
+    require(n_bins >= 1, "n_bins", n_bins, "use at least 1 bin")
+    require(probabilities.dim() == 2 and labels.shape == probabilities.shape[:1],
+            "probabilities, labels", (tuple(probabilities.shape), tuple(labels.shape)),
+            "give probabilities (n, n_classes) and labels (n,)")
     confidence, predicted = probabilities.max(-1)
     correct = (predicted == labels).float()
     bins = (confidence * n_bins).ceil().clamp(1, n_bins).long() - 1   # (lo, hi] per bin

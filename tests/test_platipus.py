@@ -100,6 +100,8 @@ def test_bad_arguments_get_one_clear_error():
         ml.data.SineOrLineSampler(4, 6, noise=-1.0)
     with pytest.raises(ValueError, match="slope"):
         ml.data.SineOrLineSampler(4, 6, slope=(3.0, -3.0))
+    with pytest.raises(ValueError, match="k_shot=5"):  # a line crosses a sine this flat twice
+        ml.data.SineOrLineSampler(5, 6, amplitude=(0.1, 0.1), x_range=(-2.0, 2.0)).crossing_task()
     with pytest.raises(ValueError, match="kl_weight"):
         ml.methods.PLATIPUS(ml.nets.MLP([1, 4, 1]), F.mse_loss, 0.1, kl_weight=-1.0)
 

@@ -215,3 +215,8 @@ def test_reliability_and_ece_by_hand():
     assert abs(ml.expected_calibration_error(probabilities, labels, 10) - expected) < 1e-4
     perfect = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
     assert ml.expected_calibration_error(perfect, torch.tensor([0, 1])) == 0.0
+
+    with pytest.raises(ValueError, match="n_bins"):
+        ml.reliability(perfect, torch.tensor([0, 1]), n_bins=0)
+    with pytest.raises(ValueError, match="labels"):
+        ml.expected_calibration_error(perfect, torch.tensor([0, 1, 1]))

@@ -14,6 +14,8 @@ from ..tasks import Split, Task
 from ..validation import require
 from .sinusoid import SinusoidSampler
 
+MAX_DRAWS = 10_000  # crossing_task's attempts at a sine and a line that cross often enough
+
 
 class SineOrLineSampler(SinusoidSampler):
     """K-shot tasks, y = A sin(x - b) + noise or y = a x + c + noise with probability 1/2 each;
@@ -44,13 +46,16 @@ class SineOrLineSampler(SinusoidSampler):
         set grid_points + 1 evenly spaced inputs labelled by the sine.
         Returns (task, {'sine': its parameters, 'line': its parameters})."""
         grid = torch.linspace(*self.x_range, 20 * grid_points + 1)[:, None]
-        while True:
-            sine = self._params("sine")
-            line = self._params("line")
+        for _ in range(MAX_DRAWS):
+            sine, line = self._params("sine"), self._params("line")
             gap = (family_function(sine)(grid) - family_function(line)(grid))[:, 0]
             crossings = torch.nonzero(gap[:-1].sign() != gap[1:].sign())[:, 0]
             if len(crossings) >= self.k_shot:
                 break
+        else:
+            raise ValueError(f"k_shot={self.k_shot}: no sine and line of this sampler's ranges "
+                             f"crossed that often in {MAX_DRAWS} draws; lower k_shot or widen "
+                             "x_range or the amplitude range")
         chosen = torch.randperm(len(crossings), generator=self.generator)[:self.k_shot]
         x = grid[crossings[chosen].sort().values]
         query = grid[::20]
