@@ -1,0 +1,64 @@
+"""Pose regression on glyphs: the analogue of Yin et al.'s (2020) Pascal3D pose tasks.
+
+A task is one character shown at `k_shot + k_query` random rotations; the target of an
+image is its angle measured from the character's own *canonical* orientation,
+y = 5 (r + c) in [0, 10), with r in [0, 1) the rotation as a fraction of `max_angle` and c in
+[0, 1) the canonical offset (Yin et al. scale their angles to [0, 10) too; no wrap-around, so
+the squared error means what it says). With `mutually_exclusive=False` the offset is fixed
+per character, as the paper's is per object: a network that recognises a meta-training
+character from one image knows its offset, so it can ignore the support set (memorize).
+With `mutually_exclusive=True` the offset is drawn afresh for every task, and the support
+set is the only way to know it. The paper's tasks are per object; here, per character.
+"""
+import math
+
+import torch
+import torch.nn.functional as F
+
+from ..tasks import Sampler, Split, Task
+from ..validation import require
+
+
+class PoseSampler(Sampler):
+    """K-shot pose regression from an `ImageDataset`: inputs (n, 1, size, size), targets
+    (n, 1); `task(return_params=True)` also returns {'character', 'offset'}."""
+
+    def __init__(self, dataset, k_shot, k_query, seed=0, mutually_exclusive=False,
+                 max_angle=180.0, size=28):
+        require(k_shot >= 1, "k_shot", k_shot, "use at least 1 support image")
+        require(k_query >= 1, "k_query", k_query, "use at least 1 query image")
+        require(0 < max_angle <= 360, "max_angle", max_angle, "give degrees in (0, 360]")
+        require(size >= 4, "size", size, "give an image side of at least 4 pixels")
+        super().__init__(seed)
+        self.dataset, self.k_shot, self.k_query = dataset, k_shot, k_query
+        self.mutually_exclusive, self.max_angle, self.size = mutually_exclusive, max_angle, size
+        fixed = torch.Generator().manual_seed(seed)  # the characters' canonical offsets
+        self.offsets = torch.rand(len(dataset), generator=fixed)               # (n_classes,)
+
+    def task(self, return_params=False):
+        n = self.k_shot + self.k_query
+        character = int(torch.randint(len(self.dataset), (), generator=self.generator))
+        offset = (torch.rand((), generator=self.generator) if self.mutually_exclusive
+                  else self.offsets[character])
+        picks = torch.randint(self.dataset.images.shape[1], (n,), generator=self.generator)
+        r = torch.rand(n, generator=self.generator)                           # (n,)
+        x = rotate(self.dataset.images[character, picks], r * self.max_angle)  # (n, 1, H, W)
+        if self.size != x.shape[-1]:
+            x = F.interpolate(x, size=(self.size, self.size), mode="area")
+        y = 5 * (r + offset)[:, None]                                          # (n, 1)
+        k = self.k_shot
+        task = Task(Split(x[:k], y[:k]), Split(x[k:], y[k:]))
+        params = {"character": character, "offset": float(offset)}
+        return (task, params) if return_params else task
+
+
+def rotate(images, degrees):
+    """Each image (n, 1, H, W) turned counter-clockwise by its angle in `degrees` (n,)
+    about its centre, the corners filled with the background 0."""
+    radians = degrees * math.pi / 180
+    cos, sin = radians.cos(), radians.sin()
+    zero = torch.zeros_like(cos)
+    theta = torch.stack([torch.stack([cos, -sin, zero], 1),
+                         torch.stack([sin, cos, zero], 1)], 1)                 # (n, 2, 3)
+    grid = F.affine_grid(theta, images.shape, align_corners=False)
+    return F.grid_sample(images, grid, align_corners=False, padding_mode="zeros")

@@ -1,0 +1,46 @@
+"""Chapter 09's pose regression tasks: the canonical offset is fixed per character unless the
+tasks are mutually exclusive; rotations are what they claim."""
+import pytest
+import torch
+
+import mlcore as ml
+
+
+def test_the_offset_is_fixed_per_character_and_redrawn_when_mutually_exclusive(tiny_images):
+    for exclusive in (False, True):
+        sampler = ml.data.PoseSampler(tiny_images, 3, 4, seed=0, mutually_exclusive=exclusive)
+        offsets = {}
+        for _ in range(60):
+            task, params = sampler.task(return_params=True)
+            offsets.setdefault(params["character"], set()).add(params["offset"])
+            assert task.support.x.shape[1:] == tiny_images.images.shape[2:]
+            assert task.query.y.min() >= 0 and task.query.y.max() < 10
+        most = max(len(values) for values in offsets.values())    # offsets seen per character
+        if exclusive:
+            assert most > 1, "a mutually exclusive task draws its own offset"
+        else:
+            assert most == 1, "the offset is the character's, the same in every task"
+
+
+def test_targets_follow_the_rotation_and_the_offset(tiny_images):
+    sampler = ml.data.PoseSampler(tiny_images, 2, 2, seed=3, max_angle=90.0)
+    task, params = sampler.task(return_params=True)
+    rotation = task.support.y[:, 0] / 5 - params["offset"]         # r in [0, 1)
+    assert ((rotation >= 0) & (rotation < 1)).all()
+
+
+def test_rotate_by_zero_is_the_identity_and_by_ninety_a_quarter_turn():
+    g = torch.Generator().manual_seed(0)
+    images = torch.rand(3, 1, 8, 8, generator=g)
+    torch.testing.assert_close(ml.data.rotate(images, torch.zeros(3)), images)
+    turned = ml.data.rotate(images, torch.full((3,), 90.0))
+    torch.testing.assert_close(turned, images.rot90(1, dims=(-2, -1)), atol=1e-5, rtol=0)
+
+
+def test_pose_sampler_downsamples_and_rejects_bad_arguments(tiny_images):
+    task = ml.data.PoseSampler(tiny_images, 2, 2, size=7).task()
+    assert task.query.x.shape[-2:] == (7, 7)
+    with pytest.raises(ValueError, match="max_angle"):
+        ml.data.PoseSampler(tiny_images, 2, 2, max_angle=0.0)
+    with pytest.raises(ValueError, match="k_shot"):
+        ml.data.PoseSampler(tiny_images, 0, 2)
