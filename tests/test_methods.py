@@ -78,6 +78,7 @@ FAMILIES = {
     ml.methods.PLATIPUS: optimization_based(ml.methods.PLATIPUS, kl_weight=1e-3),
     ml.methods.BMAML: particles_on_sines(ml.methods.BMAML, step_size=1e-3),
     ml.methods.EMAML: particles_on_sines(ml.methods.EMAML, alpha=0.01),
+    ml.methods.MRMAML: optimization_based(ml.methods.MRMAML, beta=1e-3, init_log_std=-3.0),
     ml.methods.MetaLSTM: Family(
         lambda: ml.methods.MetaLSTM(conv(N_WAY), F.cross_entropy, inner_steps=3),
         episodes, episode),
