@@ -49,3 +49,16 @@ def test_gradients_reach_the_standard_deviations_and_sampling_repeats_with_the_s
     assert all(s.grad is not None and s.grad.abs().sum() > 0 for s in mr.log_std)
     torch.manual_seed(1)
     torch.testing.assert_close(mr.meta_loss(batch)[0], loss.detach())
+
+
+def test_cnp_ignores_the_order_of_the_support_set_and_mr_cnp_without_noise_is_cnp():
+    torch.manual_seed(0)
+    cnp = ml.methods.CNP(ml.nets.MLP([1, 8, 4]), 4, F.mse_loss, hidden=8, n_r=4)
+    task = ml.data.SinusoidSampler(6, 3, seed=0).task()
+    shuffled = ml.Task(ml.Split(task.support.x.flip(0), task.support.y.flip(0)), task.query)
+    torch.testing.assert_close(cnp.predict(task), cnp.predict(shuffled))
+    torch.manual_seed(0)
+    mr = ml.methods.MRCNP(ml.nets.MLP([1, 8, 4]), 4, F.mse_loss, beta=0.0, init_log_std=-30.0,
+                          hidden=8, n_r=4)
+    batch = ml.data.SinusoidSampler(6, 3, seed=1).sample(2)
+    torch.testing.assert_close(mr.meta_loss(batch)[0], cnp.meta_loss(batch)[0])

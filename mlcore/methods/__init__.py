@@ -7,6 +7,7 @@ and have only `predict`.
 from .anil import ANIL
 from .baselines import OnlinePixelNN, PixelNN, PretrainedClassifier, cosine_nearest_neighbour
 from .bmaml import BMAML, EMAML
+from .cnp import CNP, MRCNP
 from .llama import LLAMA
 from .maml import MAML, PretrainedRegressor
 from .mann import MANN
@@ -21,9 +22,10 @@ from .siamese import Siamese
 
 ALL = (PretrainedClassifier, PretrainedRegressor, MAML, Reptile, MetaSGD, ANIL, MetaLSTM, MANN,
        Siamese, MatchingNetwork, ProtoNet, ZeroShotProtoNet, LLAMA, PLATIPUS,
-       BMAML, EMAML, MRMAML)
+       BMAML, EMAML, MRMAML, CNP, MRCNP)
 
 __all__ = ["ALL", "OnlinePixelNN", "PixelNN", "PretrainedClassifier", "PretrainedRegressor",
            "cosine_nearest_neighbour", "MAML", "ANIL", "Reptile", "MetaSGD", "MetaLSTM", "MANN",
            "Siamese", "MatchingNetwork", "ProtoNet", "ZeroShotProtoNet", "LLAMA",
-           "PLATIPUS", "BMAML", "EMAML", "MRMAML"]
+           "PLATIPUS", "BMAML", "EMAML", "MRMAML", "CNP",
+           "MRCNP"]
