@@ -49,6 +49,12 @@ def particles_on_sines(method_class, **kwargs):  # M networks: small ones keep t
                   one_sine, lambda images, seed: one_sine(images, seed).task(), n_outputs=1)
 
 
+def coded():  # a Conv4 body of 8 outputs: the means and raw scales of a 4-unit code
+    net = conv()
+    net.head = torch.nn.Linear(4, N_WAY)
+    return net
+
+
 def neural_process(method_class, **kwargs):  # an MLP encoder of x, on one fixed sine
     return Family(lambda: method_class(ml.nets.MLP([1, 32, 32]), 32, F.mse_loss, hidden=32,
                                        n_r=32, **kwargs),
@@ -85,6 +91,9 @@ FAMILIES = {
     ml.methods.BMAML: particles_on_sines(ml.methods.BMAML, step_size=1e-3),
     ml.methods.EMAML: particles_on_sines(ml.methods.EMAML, alpha=0.01),
     ml.methods.MRMAML: optimization_based(ml.methods.MRMAML, beta=1e-3, init_log_std=-3.0),
+    ml.methods.MRMAMLActivations: Family(
+        lambda: ml.methods.MRMAMLActivations(coded(), F.cross_entropy, alpha=0.4, beta=1e-3),
+        episodes, episode),
     ml.methods.CNP: neural_process(ml.methods.CNP),
     ml.methods.MRCNP: neural_process(ml.methods.MRCNP, beta=1e-4, init_log_std=-5.0),
     ml.methods.MetaLSTM: Family(

@@ -62,3 +62,22 @@ def test_cnp_ignores_the_order_of_the_support_set_and_mr_cnp_without_noise_is_cn
                           hidden=8, n_r=4)
     batch = ml.data.SinusoidSampler(6, 3, seed=1).sample(2)
     torch.testing.assert_close(mr.meta_loss(batch)[0], cnp.meta_loss(batch)[0])
+
+
+def test_activation_codes_carry_their_closed_form_kl_and_predict_from_means():
+    torch.manual_seed(0)
+    net = BodyHead()
+    net.head = nn.Linear(4, 1)                       # the body's 8 outputs: 4 means, 4 scales
+    mr = ml.methods.MRMAMLActivations(net, F.mse_loss, 0.1, beta=0.5, inner_steps=2)
+    x = torch.randn(6, 1)
+    out = net.body(x)
+    mean, std = out[:, :4], F.softplus(out[:, 4:])
+    z, kl = mr.codes(mr.theta(), x, sample=False)
+    torch.testing.assert_close(z, mean)
+    by_hand = (0.5 * (std ** 2 + mean ** 2 - 1 - 2 * std.log())).sum() / 6
+    torch.testing.assert_close(kl, by_hand)
+    task = ml.data.SinusoidSampler(5, 5, seed=0).task()
+    torch.testing.assert_close(mr.predict(task), mr.predict(task))   # no noise at test time
+    loss, _ = mr.meta_loss(ml.tasks.stack([task]))
+    loss.backward()
+    assert all(p.grad is not None for p in net.body.parameters())

@@ -14,7 +14,7 @@ from .mann import MANN
 from .matching_net import MatchingNetwork
 from .meta_lstm import MetaLSTM
 from .meta_sgd import MetaSGD
-from .mr_maml import MRMAML
+from .mr_maml import MRMAML, MRMAMLActivations
 from .platipus import PLATIPUS
 from .protonet import ProtoNet, ZeroShotProtoNet
 from .reptile import Reptile
@@ -22,10 +22,10 @@ from .siamese import Siamese
 
 ALL = (PretrainedClassifier, PretrainedRegressor, MAML, Reptile, MetaSGD, ANIL, MetaLSTM, MANN,
        Siamese, MatchingNetwork, ProtoNet, ZeroShotProtoNet, LLAMA, PLATIPUS,
-       BMAML, EMAML, MRMAML, CNP, MRCNP)
+       BMAML, EMAML, MRMAML, MRMAMLActivations, CNP, MRCNP)
 
 __all__ = ["ALL", "OnlinePixelNN", "PixelNN", "PretrainedClassifier", "PretrainedRegressor",
            "cosine_nearest_neighbour", "MAML", "ANIL", "Reptile", "MetaSGD", "MetaLSTM", "MANN",
            "Siamese", "MatchingNetwork", "ProtoNet", "ZeroShotProtoNet", "LLAMA",
-           "PLATIPUS", "BMAML", "EMAML", "MRMAML", "CNP",
+           "PLATIPUS", "BMAML", "EMAML", "MRMAML", "MRMAMLActivations", "CNP",
            "MRCNP"]
