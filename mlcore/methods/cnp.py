@@ -18,7 +18,7 @@ from torch.func import functional_call
 from ..functional import per_task
 from ..nets import MLP, parameters_of
 from ..validation import require
-from .platipus import gaussian_kl
+from .mr_maml import sampled_weights, standard_normal_kl
 
 
 class CNP(nn.Module):
@@ -77,15 +77,11 @@ class MRCNP(CNP):
 
     def weight_kl(self):
         """KL(q(encoder weights) || N(0, I)), summed over the weights."""
-        mean = self.theta()
-        return sum(gaussian_kl(mean[name], s.exp(), torch.zeros_like(s), torch.ones_like(s))
-                   for name, s in zip(self.encoder_names, self.log_std))
+        return standard_normal_kl(self.theta(), self.encoder_names, self.log_std)
 
     def meta_loss(self, batch):
         loss, metrics = super().meta_loss(batch)
         return loss + self.beta * self.weight_kl(), metrics
 
     def _task_loss(self, task, params):
-        sampled = {name: params[name] + s.exp() * torch.randn_like(s)
-                   for name, s in zip(self.encoder_names, self.log_std)}  # reparameterised
-        return super()._task_loss(task, {**params, **sampled})
+        return super()._task_loss(task, sampled_weights(params, self.encoder_names, self.log_std))

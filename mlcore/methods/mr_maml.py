@@ -41,10 +41,7 @@ class MRMAML(ANIL):
 
     def weight_kl(self):
         """KL(q(theta_body) || N(0, I)), summed over the body's weights."""
-        mean = self.theta()
-        return sum(gaussian_kl(mean[name], log_std.exp(), torch.zeros_like(log_std),
-                               torch.ones_like(log_std))
-                   for name, log_std in zip(self.body_names, self.log_std))
+        return standard_normal_kl(self.theta(), self.body_names, self.log_std)
 
     def meta_loss(self, batch):
         """Mean query loss after adaptation, each task with its own body sample, plus beta
@@ -54,9 +51,7 @@ class MRMAML(ANIL):
         return loss, classification_metrics(outputs, batch.query.y)
 
     def _query_loss(self, task, theta):
-        sampled = {name: theta[name] + log_std.exp() * torch.randn_like(log_std)
-                   for name, log_std in zip(self.body_names, self.log_std)}  # reparameterised
-        return super()._query_loss(task, {**theta, **sampled})
+        return super()._query_loss(task, sampled_weights(theta, self.body_names, self.log_std))
 
 
 class MRMAMLActivations(ANIL):
@@ -100,3 +95,16 @@ class MRMAMLActivations(ANIL):
         z, kl = self.codes(theta, task.query.x)
         outputs = functional_call(self.net.head, w, (z,))
         return self.loss_fn(outputs, task.query.y) + self.beta * kl, outputs
+
+
+def sampled_weights(params, names, log_stds):
+    """`params` with the entries `names` drawn from N(params[name], exp(log_std)^2),
+    reparameterised (mean + std * noise), so gradients reach the means and the log_stds."""
+    return {**params, **{name: params[name] + s.exp() * torch.randn_like(s)
+                         for name, s in zip(names, log_stds)}}
+
+
+def standard_normal_kl(params, names, log_stds):
+    """KL(N(params[names], exp(log_stds)^2) || N(0, I)), summed over the weights."""
+    return sum(gaussian_kl(params[name], s.exp(), torch.zeros_like(s), torch.ones_like(s))
+               for name, s in zip(names, log_stds))
