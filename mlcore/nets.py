@@ -1,5 +1,6 @@
-"""The networks the chapters share: an MLP for regression and Conv4 for images, and a
-linear model on sine and line features (chapter 08's fast mode).
+"""The networks the chapters share: an MLP for regression and Conv4 for images, a linear
+model on sine and line features (chapter 08's fast mode) and a body/head net with
+normalised features (chapter 09).
 
 Conv4 (Vinyals '16, Finn '17) is four blocks of 3x3 convolution, BatchNorm, ReLU and 2x2
 max-pooling. Its BatchNorm keeps **no running statistics**: it always normalises with the
@@ -37,6 +38,25 @@ class SineLineBasis(nn.Module):
 
     def forward(self, x):                                  # x: (n, 1)
         return self.linear(torch.cat([x / self.x_scale, torch.sin(x), torch.cos(x)], -1))
+
+
+class BodyHead(nn.Module):
+    """`body`: an MLP on the flattened input, `n_in -> hidden -> hidden -> body_out` (ReLUs),
+    its output layer-normalised (zero mean and unit variance over the units, no learned
+    scale); `head`: a linear map `hidden -> n_out`. The normalisation bounds the features'
+    size, as the batch-normalised head of Yin et al.'s pose code does, so that one small
+    inner step on the head moves a prediction by a bounded amount. `body_out` defaults to
+    `hidden`; MR-MAML (A) takes `2 * hidden` (a mean and a raw scale per code unit)."""
+
+    def __init__(self, n_in, hidden=64, n_out=1, body_out=None):
+        super().__init__()
+        body_out = hidden if body_out is None else body_out
+        self.body = nn.Sequential(nn.Flatten(), MLP([n_in, hidden, hidden, body_out]), nn.ReLU(),
+                                  nn.LayerNorm(body_out, elementwise_affine=False))
+        self.head = nn.Linear(hidden, n_out)
+
+    def forward(self, x):
+        return self.head(self.body(x))
 
 
 class BatchNorm2d(nn.BatchNorm2d):

@@ -44,3 +44,29 @@ def test_pose_sampler_downsamples_and_rejects_bad_arguments(tiny_images):
         ml.data.PoseSampler(tiny_images, 2, 2, max_angle=0.0)
     with pytest.raises(ValueError, match="k_shot"):
         ml.data.PoseSampler(tiny_images, 0, 2)
+
+
+def test_offsets_belong_to_the_characters_not_to_the_task_stream(tiny_images):
+    a = ml.data.PoseSampler(tiny_images, 2, 2, seed=0)
+    b = ml.data.PoseSampler(tiny_images, 2, 2, seed=5)
+    torch.testing.assert_close(a.offsets, b.offsets)
+    c = ml.data.PoseSampler(tiny_images, 2, 2, seed=0, offset_seed=1)
+    assert not torch.allclose(a.offsets, c.offsets)
+
+
+def test_the_marker_is_a_bar_at_the_top_that_turns_with_the_glyph():
+    blank = torch.zeros(1, 1, 28, 28)
+    marked = ml.data.pose.with_marker(blank)
+    assert marked[0, 0, :2].sum() == 2 * 4 and marked[0, 0, 2:].sum() == 0
+    assert blank.sum() == 0, "the input is not changed"
+    upside_down = ml.data.rotate(marked, torch.tensor([180.0]))
+    assert upside_down[0, 0, -2:].sum() > 6 and upside_down[0, 0, :2].sum() < 1
+
+
+def test_body_head_normalises_the_body_output_and_has_the_asked_shapes():
+    net = ml.nets.BodyHead(49, hidden=16, body_out=32)
+    x = 10 * torch.randn(5, 1, 7, 7)   # large enough that the eps of LayerNorm is negligible
+    features = net.body(x)                                              # (5, 32)
+    torch.testing.assert_close(features.mean(-1), torch.zeros(5), atol=1e-5, rtol=0)
+    torch.testing.assert_close(features.var(-1, unbiased=False), torch.ones(5), atol=1e-3, rtol=0)
+    assert ml.nets.BodyHead(49, hidden=16)(x).shape == (5, 1)

@@ -9,6 +9,10 @@ per character, as the paper's is per object: a network that recognises a meta-tr
 character from one image knows its offset, so it can ignore the support set (memorize).
 With `mutually_exclusive=True` the offset is drawn afresh for every task, and the support
 set is the only way to know it. The paper's tasks are per object; here, per character.
+A glyph has no recognisable front (an unseen character's rotation cannot be read from one
+image), so `marker=True` draws a short bar at the top of the page before rotating: the
+rotation r becomes readable from any image, as an object's pose is, and the offset c stays
+the one thing the support set must reveal.
 """
 import math
 
@@ -21,10 +25,12 @@ from ..validation import require
 
 class PoseSampler(Sampler):
     """K-shot pose regression from an `ImageDataset`: inputs (n, 1, size, size), targets
-    (n, 1); `task(return_params=True)` also returns {'character', 'offset'}."""
+    (n, 1); `task(return_params=True)` also returns {'character', 'offset'}. The offsets
+    belong to the characters (drawn from `offset_seed`), not to the task stream (`seed`): two
+    samplers with different seeds give the same character the same offset."""
 
     def __init__(self, dataset, k_shot, k_query, seed=0, mutually_exclusive=False,
-                 max_angle=180.0, size=28):
+                 max_angle=180.0, size=28, marker=False, offset_seed=0):
         require(k_shot >= 1, "k_shot", k_shot, "use at least 1 support image")
         require(k_query >= 1, "k_query", k_query, "use at least 1 query image")
         require(0 < max_angle <= 360, "max_angle", max_angle, "give degrees in (0, 360]")
@@ -32,7 +38,8 @@ class PoseSampler(Sampler):
         super().__init__(seed)
         self.dataset, self.k_shot, self.k_query = dataset, k_shot, k_query
         self.mutually_exclusive, self.max_angle, self.size = mutually_exclusive, max_angle, size
-        fixed = torch.Generator().manual_seed(seed)  # the characters' canonical offsets
+        self.marker = marker
+        fixed = torch.Generator().manual_seed(offset_seed)  # the characters' canonical offsets
         self.offsets = torch.rand(len(dataset), generator=fixed)               # (n_classes,)
 
     def task(self, return_params=False):
@@ -42,7 +49,8 @@ class PoseSampler(Sampler):
                   else self.offsets[character])
         picks = torch.randint(self.dataset.images.shape[1], (n,), generator=self.generator)
         r = torch.rand(n, generator=self.generator)                           # (n,)
-        x = rotate(self.dataset.images[character, picks], r * self.max_angle)  # (n, 1, H, W)
+        x = self.dataset.images[character, picks]                             # (n, 1, H, W)
+        x = rotate(with_marker(x) if self.marker else x, r * self.max_angle)
         if self.size != x.shape[-1]:
             x = F.interpolate(x, size=(self.size, self.size), mode="area")
         y = 5 * (r + offset)[:, None]                                          # (n, 1)
@@ -50,6 +58,16 @@ class PoseSampler(Sampler):
         task = Task(Split(x[:k], y[:k]), Split(x[k:], y[k:]))
         params = {"character": character, "offset": float(offset)}
         return (task, params) if return_params else task
+
+
+def with_marker(images):
+    """A copy of `images` (n, 1, H, W) with a bar, two rows high and W / 7 wide, at the top
+    centre: inside the circle that rotation keeps."""
+    width = images.shape[-1]
+    half = max(1, width // 14)
+    marked = images.clone()
+    marked[..., :2, width // 2 - half:width // 2 + half] = 1.0
+    return marked
 
 
 def rotate(images, degrees):
