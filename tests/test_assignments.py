@@ -359,8 +359,44 @@ WRONG += [
 ]
 
 
+def kl_with_sigma_for_variance(means, log_stds):   # sigma where sigma^2 belongs
+    return sum(0.5 * (s.exp() + mu ** 2 - 1 - 2 * s).sum() for mu, s in zip(means, log_stds))
+
+
+def kl_averaged_not_summed(means, log_stds):
+    return sum(0.5 * ((2 * s).exp() + mu ** 2 - 1 - 2 * s).mean() for mu, s in zip(means, log_stds))
+
+
+def sample_without_gradient_to_sigma(params, log_stds, generator):
+    return {name: mu + log_stds[name].detach().exp() * torch.randn(mu.shape, generator=generator)
+            for name, mu in params.items()}
+
+
+def sample_with_variance_as_scale(params, log_stds, generator):
+    return {name: mu + (2 * log_stds[name]).exp() * torch.randn(mu.shape, generator=generator)
+            for name, mu in params.items()}
+
+
+def kl_from_mlcore(means, log_stds):
+    from mlcore.methods.mr_maml import standard_normal_kl
+    names = [str(i) for i in range(len(means))]
+    return standard_normal_kl(dict(zip(names, means)), names, log_stds)
+
+
+kl_from_mlcore.stands_for = "kl_to_standard_normal"
+
+WRONG += [
+    ("09", "q1", kl_with_sigma_for_variance, {"kl_matches"}),
+    ("09", "q1", kl_averaged_not_summed, {"kl_matches"}),
+    ("09", "q1", kl_from_mlcore, {"kl_matches"}),
+    ("09", "q2", sample_without_gradient_to_sigma, {"sampling_matches"}),
+    ("09", "q2", sample_with_variance_as_scale, {"sampling_matches"}),
+]
+
+
 @pytest.mark.parametrize("number, question, answer, caught", WRONG,
                          ids=[f"{n}-{q}-{a.__name__}" for n, q, a, _ in WRONG])
 def test_a_wrong_answer_loses_exactly_the_points_that_catch_it(number, question, answer, caught):
     lost = lost_points(number, question, answer)
     assert set(lost) == caught, f"{answer.__name__} failed {sorted(lost)}, expected {caught}"
+
