@@ -383,8 +383,6 @@ def kl_from_mlcore(means, log_stds):
     return standard_normal_kl(dict(zip(names, means)), names, log_stds)
 
 
-kl_from_mlcore.stands_for = "kl_to_standard_normal"
-
 WRONG += [
     ("09", "q1", kl_with_sigma_for_variance, {"kl_matches"}),
     ("09", "q1", kl_averaged_not_summed, {"kl_matches"}),
@@ -399,4 +397,3 @@ WRONG += [
 def test_a_wrong_answer_loses_exactly_the_points_that_catch_it(number, question, answer, caught):
     lost = lost_points(number, question, answer)
     assert set(lost) == caught, f"{answer.__name__} failed {sorted(lost)}, expected {caught}"
-
