@@ -70,3 +70,14 @@ def test_body_head_normalises_the_body_output_and_has_the_asked_shapes():
     torch.testing.assert_close(features.mean(-1), torch.zeros(5), atol=1e-5, rtol=0)
     torch.testing.assert_close(features.var(-1, unbiased=False), torch.ones(5), atol=1e-3, rtol=0)
     assert ml.nets.BodyHead(49, hidden=16)(x).shape == (5, 1)
+
+
+def test_label_noise_moves_the_support_targets_only(tiny_images):
+    exact = ml.data.PoseSampler(tiny_images, 3, 4, seed=2, label_noise=0.0)
+    noisy = ml.data.PoseSampler(tiny_images, 3, 4, seed=2, label_noise=0.5)
+    clean_task, noisy_task = exact.task(), noisy.task()
+    torch.testing.assert_close(noisy_task.query.y, clean_task.query.y)
+    torch.testing.assert_close(noisy_task.support.x, clean_task.support.x)
+    assert (noisy_task.support.y - clean_task.support.y).abs().min() > 0
+    with pytest.raises(ValueError, match="label_noise"):
+        ml.data.PoseSampler(tiny_images, 2, 2, label_noise=-1.0)

@@ -12,7 +12,9 @@ set is the only way to know it. The paper's tasks are per object; here, per char
 A glyph has no recognisable front (an unseen character's rotation cannot be read from one
 image), so `marker=True` draws a short bar at the top of the page before rotating: the
 rotation r becomes readable from any image, as an object's pose is, and the offset c stays
-the one thing the support set must reveal.
+the one thing the support set must reveal. `label_noise` > 0 adds Gaussian noise of that
+standard deviation to the support targets only (the query is scored against exact angles):
+the support set then reveals c only approximately.
 """
 import math
 
@@ -30,15 +32,16 @@ class PoseSampler(Sampler):
     samplers with different seeds give the same character the same offset."""
 
     def __init__(self, dataset, k_shot, k_query, seed=0, mutually_exclusive=False,
-                 max_angle=180.0, size=28, marker=False, offset_seed=0):
+                 max_angle=180.0, size=28, marker=False, offset_seed=0, label_noise=0.0):
         require(k_shot >= 1, "k_shot", k_shot, "use at least 1 support image")
         require(k_query >= 1, "k_query", k_query, "use at least 1 query image")
         require(0 < max_angle <= 360, "max_angle", max_angle, "give degrees in (0, 360]")
         require(size >= 4, "size", size, "give an image side of at least 4 pixels")
+        require(label_noise >= 0, "label_noise", label_noise, "give a standard deviation >= 0")
         super().__init__(seed)
         self.dataset, self.k_shot, self.k_query = dataset, k_shot, k_query
         self.mutually_exclusive, self.max_angle, self.size = mutually_exclusive, max_angle, size
-        self.marker = marker
+        self.marker, self.label_noise = marker, label_noise
         fixed = torch.Generator().manual_seed(offset_seed)  # the characters' canonical offsets
         self.offsets = torch.rand(len(dataset), generator=fixed)               # (n_classes,)
 
@@ -55,7 +58,11 @@ class PoseSampler(Sampler):
             x = F.interpolate(x, size=(self.size, self.size), mode="area")
         y = 5 * (r + offset)[:, None]                                          # (n, 1)
         k = self.k_shot
-        task = Task(Split(x[:k], y[:k]), Split(x[k:], y[k:]))
+        support_y = y[:k]
+        if self.label_noise:
+            support_y = support_y + self.label_noise * torch.randn(
+                support_y.shape, generator=self.generator)
+        task = Task(Split(x[:k], support_y), Split(x[k:], y[k:]))
         params = {"character": character, "offset": float(offset)}
         return (task, params) if return_params else task
 

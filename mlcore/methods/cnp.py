@@ -1,11 +1,12 @@
 """CNP — Conditional Neural Processes (Garnelo et al., 2018), and MR-CNP (W), its
 meta-regularized version (Yin, Tucker, Zhou, Levine & Finn, 2020).
 
-Chapter: notebooks/09_memorization.ipynb   Equations: CNP's r_i = h([e(x_i), y_i]) for the
-support pairs, r = their mean (order-free), and the prediction g([e(x*), r]) for a query
-(Garnelo et al., section 2.4); MR-CNP (W) makes the input encoder's weights random,
-e ~ N(mu, sigma^2), and adds beta KL(q(e) || N(0, I)) once per meta-batch (the authors'
-code, np_bbb.py: "KL just on encoder_w").
+Chapter: notebooks/09_memorization_without_gradients.ipynb   Equations: CNP's
+r_i = h([e(x_i), y_i]) for the support pairs, r = their mean (order-free), and the prediction
+g([e(x*), r]) for a query (Garnelo et al.'s model section; its section and equation numbers
+not checked; the chapter writes rho_j and rho-bar for r_i and r); MR-CNP (W) makes the input
+encoder's weights random, e ~ N(mu, sigma^2), and adds beta KL(q(e) || N(0, I)) once per
+meta-batch (the authors' code, np_bbb.py: "KL just on encoder_w").
 Variants here: `MRCNP(beta=0)` with a tiny `init_log_std` is CNP.
 Differs from the papers in: the loss is the squared error (a Gaussian likelihood of fixed
 variance, as in Yin et al.'s pose code), not a learned variance; one weight sample per task;
