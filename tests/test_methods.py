@@ -96,6 +96,9 @@ FAMILIES = {
         episodes, episode),
     ml.methods.CNP: neural_process(ml.methods.CNP),
     ml.methods.MRCNP: neural_process(ml.methods.MRCNP, beta=1e-4, init_log_std=-5.0),
+    ml.methods.LEO: Family(
+        lambda: ml.methods.LEO(28 * 28, N_WAY, n_latent=8, latent_steps=2, finetune_steps=1),
+        episodes, episode),
     ml.methods.MetaLSTM: Family(
         lambda: ml.methods.MetaLSTM(conv(N_WAY), F.cross_entropy, inner_steps=3),
         episodes, episode),

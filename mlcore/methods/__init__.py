@@ -8,6 +8,7 @@ from .anil import ANIL
 from .baselines import OnlinePixelNN, PixelNN, PretrainedClassifier, cosine_nearest_neighbour
 from .bmaml import BMAML, EMAML
 from .cnp import CNP, MRCNP
+from .leo import LEO
 from .llama import LLAMA
 from .maml import MAML, PretrainedRegressor
 from .mann import MANN
@@ -22,10 +23,10 @@ from .siamese import Siamese
 
 ALL = (PretrainedClassifier, PretrainedRegressor, MAML, Reptile, MetaSGD, ANIL, MetaLSTM, MANN,
        Siamese, MatchingNetwork, ProtoNet, ZeroShotProtoNet, LLAMA, PLATIPUS,
-       BMAML, EMAML, MRMAML, MRMAMLActivations, CNP, MRCNP)
+       BMAML, EMAML, MRMAML, MRMAMLActivations, CNP, MRCNP, LEO)
 
 __all__ = ["ALL", "OnlinePixelNN", "PixelNN", "PretrainedClassifier", "PretrainedRegressor",
            "cosine_nearest_neighbour", "MAML", "ANIL", "Reptile", "MetaSGD", "MetaLSTM", "MANN",
            "Siamese", "MatchingNetwork", "ProtoNet", "ZeroShotProtoNet", "LLAMA",
            "PLATIPUS", "BMAML", "EMAML", "MRMAML", "MRMAMLActivations", "CNP",
-           "MRCNP"]
+           "MRCNP", "LEO"]
