@@ -29,9 +29,10 @@ from torch.func import functional_call
 
 from ..functional import gradient_steps, per_task
 from ..nets import parameters_of
-from ..tasks import one_hot
 from ..train import classification_metrics
 from ..validation import require
+from .platipus import gaussian_kl
+from .protonet import prototypes
 
 
 class LEO(nn.Module):
@@ -76,7 +77,7 @@ class LEO(nn.Module):
                            codes[None, :].expand(n, n, -1)], -1)                 # (NK, NK, 2d)
         relations = functional_call(self.relation, parameters_of(params, "relation"), (pairs,))
         per_example = relations.mean(1)            # over the partners x_m^{k_m}: (NK, 2d)
-        mean, raw = class_means(per_example, support.y, self.n_way).chunk(2, -1)
+        mean, raw = prototypes(per_example, support.y, self.n_way).chunk(2, -1)  # class means
         return mean, F.softplus(raw)
 
     def decode(self, params, z):
@@ -131,7 +132,8 @@ class LEO(nn.Module):
     def _task_loss(self, task, params):
         adapted = self.adapt(params, task.support)
         outputs = self.logits(task.query.x, adapted["w"])
-        kl = standard_normal_kl(adapted["mean"], adapted["std"]).mean()
+        mean, std = adapted["mean"], adapted["std"]        # KL per coordinate, as the code
+        kl = gaussian_kl(mean, std, torch.zeros_like(mean), torch.ones_like(std)) / mean.numel()
         penalty = ((adapted["z_adapted"].detach() - adapted["z"]) ** 2).mean()
         loss = F.cross_entropy(outputs, task.query.y) + self.beta * kl + self.gamma * penalty
         return loss, outputs, kl, penalty
@@ -142,17 +144,6 @@ class LEO(nn.Module):
 
     def _sample(self, mean, std):
         return mean + std * torch.randn_like(mean) if self.training else mean
-
-
-def class_means(rows, labels, n_way):
-    """The mean of the rows of each class 0..n_way-1: (n_way, d)."""
-    members = one_hot(labels, n_way).to(rows.dtype)                              # (n, N)
-    return members.T @ rows / members.sum(0)[:, None]
-
-
-def standard_normal_kl(mean, std):
-    """KL(N(mean, std^2) || N(0, 1)) of each coordinate: (std^2 + mean^2 - 1) / 2 - ln std."""
-    return 0.5 * (std ** 2 + mean ** 2 - 1) - std.log()
 
 
 def orthogonality_penalty(weight):
