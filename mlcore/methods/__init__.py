@@ -5,7 +5,13 @@ tests run each of them through `meta_train`. `PixelNN` and `OnlinePixelNN` learn
 and have only `predict`.
 """
 from .anil import ANIL
-from .baselines import OnlinePixelNN, PixelNN, PretrainedClassifier, cosine_nearest_neighbour
+from .baselines import (
+    OnlinePixelNN,
+    PixelNN,
+    PretrainedClassifier,
+    cosine_nearest_neighbour,
+    pretrained_features,
+)
 from .bmaml import BMAML, EMAML
 from .cnp import CNP, MRCNP
 from .leo import LEO
@@ -26,7 +32,8 @@ ALL = (PretrainedClassifier, PretrainedRegressor, MAML, Reptile, MetaSGD, ANIL, 
        BMAML, EMAML, MRMAML, MRMAMLActivations, CNP, MRCNP, LEO)
 
 __all__ = ["ALL", "OnlinePixelNN", "PixelNN", "PretrainedClassifier", "PretrainedRegressor",
-           "cosine_nearest_neighbour", "MAML", "ANIL", "Reptile", "MetaSGD", "MetaLSTM", "MANN",
+           "cosine_nearest_neighbour", "pretrained_features", "MAML", "ANIL", "Reptile", "MetaSGD",
+           "MetaLSTM", "MANN",
            "Siamese", "MatchingNetwork", "ProtoNet", "ZeroShotProtoNet", "LLAMA",
            "PLATIPUS", "BMAML", "EMAML", "MRMAML", "MRMAMLActivations", "CNP",
            "MRCNP", "LEO"]

@@ -1,5 +1,6 @@
 """Baselines of chapter 01: nearest neighbour in pixel space, and a pre-trained classifier;
-and chapter 04's nearest neighbour over an episode seen one image at a time.
+chapter 04's nearest neighbour over an episode seen one image at a time; and the cached
+features of the pre-trained classifier, on which chapter 10's LEO decodes its classifiers.
 
 Chapter: notebooks/01_what_is_meta_learning.ipynb   Equations: (3), (4) of the chapter
 Both are baselines of Vinyals et al. (2016), table 1: "Pixels Cosine" and "Baseline
@@ -11,13 +12,25 @@ Differs from the paper in: Conv4 instead of their deeper net.
 These learners have no head of task size: they take `n_way` when built, and
 `predict(task, n_way=...)` scores tasks of another way.
 """
+import hashlib
+import inspect
+import os
+import sys
+
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .. import nets, train
+from ..data import episodes
+from ..data.episodes import ImageDataset, PooledSampler
+from ..data.glyphs import cache_dir
+from ..notebook import device, smoke_cap
 from ..tasks import one_hot
-from ..train import classification_metrics
+from ..train import classification_metrics, meta_train
 from ..validation import require
+
+FEATURE_BATCH = 1000  # images per forward pass when computing cached features
 
 
 def cosine_nearest_neighbour(support_features, support_labels, query_features, n_way):
@@ -101,3 +114,72 @@ class PretrainedClassifier(nn.Module):
                 F.cross_entropy(head(features), labels).backward()
                 optimizer.step()
         return head
+
+
+def pretrained_features(images, *, hidden=64, blocks=4, steps=1000, batch_size=128, lr=3e-3,
+                        seed=0, progress=True):
+    """The L2-normalised features of a `PretrainedClassifier` for every image of every split:
+    {split: ImageDataset of vectors (n_classes, n_per_class, n_features)}, classes in order.
+
+    The classifier is a Conv4 trained by `meta_train` on the classes of `images["meta_train"]`
+    pooled (Rusu et al.'s features come from a WRN-28-10 trained as a classifier; their code
+    normalises them too). A feature is the output of the first `blocks` conv blocks,
+    flattened: `hidden` numbers after all 4, `9 * hidden` after 3 (a 3x3 map).
+    Trained once, then read from `cache_dir()/features/<key>.pt`: the key hashes the
+    images, every setting and the source code of the networks, the training loop, the
+    samplers and this file, so a changed dataset or code trains again instead of reading
+    stale features. A split's features are computed in equal chunks of about
+    `FEATURE_BATCH` images mixed over its classes, so that BatchNorm's batch statistics are
+    close to the whole split's and a feature does not depend on the task it lands in.
+    """
+    require("meta_train" in images, "images", sorted(images),
+            "give a dict {split: ImageDataset} with a 'meta_train' split to train on")
+    require(blocks in (1, 2, 3, 4), "blocks", blocks, "take the output of 1, 2, 3 or 4 blocks")
+    settings = dict(hidden=hidden, blocks=blocks, steps=smoke_cap(steps),
+                    batch_size=batch_size, lr=lr, seed=seed)
+    key = _features_key(images, settings)
+    path = cache_dir() / "features" / f"{key}.pt"
+    if not path.exists():
+        _save_atomically(path, {"key": key, **_train_features(images, settings, progress)})
+    stored = torch.load(path, weights_only=True)
+    require(stored["key"] == key, "cache file", str(path), "delete it: it is not the one named")
+    return {split: ImageDataset(stored[split], data.classes, data.alphabets)
+            for split, data in images.items()}
+
+
+def _train_features(images, settings, progress):
+    torch.manual_seed(settings["seed"])
+    net = nets.Conv4(n_out=len(images["meta_train"]), hidden=settings["hidden"])
+    classifier = PretrainedClassifier(net, n_way=2).to(device())
+    pooled = PooledSampler(images["meta_train"], settings["batch_size"], seed=settings["seed"])
+    meta_train(classifier, pooled, steps=settings["steps"], meta_batch_size=1,
+               lr=settings["lr"], progress=progress)
+    body = nn.Sequential(*net.body[:settings["blocks"]], nn.Flatten())
+    with torch.no_grad():
+        return {split: _features_of(body, data.images, settings["seed"])
+                for split, data in images.items()}
+
+
+def _features_of(body, images, seed):
+    flat = images.flatten(0, 1)                                     # (n_images, 1, H, W)
+    order = torch.randperm(len(flat), generator=torch.Generator().manual_seed(seed))
+    chunks = order.tensor_split(-(-len(flat) // FEATURE_BATCH))
+    features = torch.cat([body(flat[chunk].to(device())).cpu() for chunk in chunks])
+    features = features[order.argsort()]                            # the images' order again
+    return F.normalize(features, dim=-1).reshape(*images.shape[:2], -1)
+
+
+def _features_key(images, settings):
+    digest = hashlib.sha256(f"{sorted(settings.items())} torch {torch.__version__}".encode())
+    for module in (nets, train, episodes, sys.modules[__name__]):
+        digest.update(inspect.getsource(module).encode())
+    for split in sorted(images):
+        digest.update(split.encode() + images[split].images.cpu().contiguous().numpy().tobytes())
+    return digest.hexdigest()[:20]
+
+
+def _save_atomically(path, tensors):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_suffix(f".partial-{os.getpid()}")
+    torch.save(tensors, partial)
+    os.replace(partial, path)

@@ -1,16 +1,16 @@
 """LEO — Meta-Learning with Latent Embedding Optimization (Rusu, Rao, Sygnowski, Vinyals,
 Pascanu, Osindero & Hadsell, 2019).
 
-Chapter: notebooks/10_leo.ipynb (to come)   Equations (numbered as in the ICLR submission;
-the camera-ready's numbers may differ): (3) the encoder-relation average over the N K^2
-pairs of each class's examples with all examples,
+Chapters: notebooks/10_leo.ipynb, 10_leo_ablations.ipynb
+Equations (numbered as in the ICLR submission; the camera-ready's may differ): (3) the
+encoder-relation average over the N K^2 pairs of each class's examples with all examples,
 mu_n^e, sigma_n^e = 1/(N K^2) sum_{k_n} sum_m sum_{k_m} g_r(g_e(x_n^{k_n}), g_e(x_m^{k_m})),
 and z_n ~ N(mu_n^e, diag(sigma_n^e)^2); (4) the decoder mu_n^d, sigma_n^d = g_d(z_n) and the
 class weights w_n ~ N(mu_n^d, diag(sigma_n^d)^2); (5) logits w_j . x and the support loss
 summed over the support examples; Algorithm 1: latent steps z' <- z' - alpha * grad_z' L^tr
-(alpha learned, one per latent dimension), decoding and sampling w again after every step,
-then fine-tuning steps w' <- w' - alpha_w * grad_w' L^tr (alpha_w learned, one per
-feature); (6) the outer loss L^val + beta KL(q(z_n | D_n^tr) || N(0, I)) +
+(alpha learned, one per latent dimension), decoding and sampling w again after every step;
+then (section 4.2.3, in words only) fine-tuning steps w' <- w' - alpha_w * grad_w' L^tr
+(alpha_w learned, one per feature); (6) the outer loss L^val + beta KL(q(z_n | D_n^tr) || N(0, I)) +
 gamma ||stopgrad(z'_n) - z_n||^2; (7) R = lambda_1 ||phi||^2 + lambda_2 * the decoder's
 orthogonality penalty, added once per meta-batch.
 Variants here: `latent_steps=0` (no latent inner loop) and `finetune_steps=0` (no
