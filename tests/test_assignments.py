@@ -392,6 +392,82 @@ WRONG += [
 ]
 
 
+
+def relation_within_the_class_only(codes, labels, n_way, relation):
+    rows = []
+    for k in range(n_way):
+        own = codes[labels == k]
+        n = len(own)
+        pairs = torch.cat([own[:, None].expand(n, n, -1), own[None].expand(n, n, -1)], -1)
+        rows.append(relation(pairs).mean((0, 1)))
+    mean, raw = torch.stack(rows).chunk(2, -1)
+    return mean, F.softplus(raw)
+
+
+def relation_with_exp_for_softplus(codes, labels, n_way, relation):
+    n = len(codes)
+    pairs = torch.cat([codes[:, None].expand(n, n, -1), codes[None].expand(n, n, -1)], -1)
+    per_example = relation(pairs).mean(1)
+    mean, raw = torch.stack([per_example[labels == k].mean(0) for k in range(n_way)]).chunk(2, -1)
+    return mean, raw.exp()
+
+
+def relation_assuming_sorted_labels(codes, labels, n_way, relation):
+    n = len(codes)
+    pairs = torch.cat([codes[:, None].expand(n, n, -1), codes[None].expand(n, n, -1)], -1)
+    per_class = relation(pairs).mean(1).view(n_way, -1, 2 * codes.shape[1]).mean(1)
+    mean, raw = per_class.chunk(2, -1)
+    return mean, F.softplus(raw)
+
+
+def relation_with_mlcore_prototypes(codes, labels, n_way, relation):
+    n = len(codes)
+    pairs = torch.cat([codes[:, None].expand(n, n, -1), codes[None].expand(n, n, -1)], -1)
+    mean, raw = ml.methods.protonet.prototypes(relation(pairs).mean(1), labels, n_way).chunk(2, -1)
+    return mean, F.softplus(raw)
+
+
+def latent_steps_first_order(z, decode, support, step_sizes, steps):
+    for _ in range(steps):
+        loss = F.cross_entropy(support.x @ decode(z).T, support.y, reduction="sum")
+        gradient, = torch.autograd.grad(loss, z)
+        z = z - step_sizes * gradient
+    return z
+
+
+def latent_steps_on_the_mean_loss(z, decode, support, step_sizes, steps):
+    for _ in range(steps):
+        loss = F.cross_entropy(support.x @ decode(z).T, support.y)
+        gradient, = torch.autograd.grad(loss, z, create_graph=True)
+        z = z - step_sizes * gradient
+    return z
+
+
+def latent_steps_with_one_step_size(z, decode, support, step_sizes, steps):
+    for _ in range(steps):
+        loss = F.cross_entropy(support.x @ decode(z).T, support.y, reduction="sum")
+        gradient, = torch.autograd.grad(loss, z, create_graph=True)
+        z = z - step_sizes.mean() * gradient
+    return z
+
+
+for answer in (relation_within_the_class_only, relation_with_exp_for_softplus,
+               relation_assuming_sorted_labels, relation_with_mlcore_prototypes):
+    answer.stands_for = "relation_encode"
+for answer in (latent_steps_first_order, latent_steps_on_the_mean_loss,
+               latent_steps_with_one_step_size):
+    answer.stands_for = "latent_steps"
+
+WRONG += [
+    ("10", "q1", relation_within_the_class_only, {"relation_matches"}),
+    ("10", "q1", relation_with_exp_for_softplus, {"relation_matches"}),
+    ("10", "q1", relation_assuming_sorted_labels, {"relation_matches"}),
+    ("10", "q1", relation_with_mlcore_prototypes, {"relation_matches"}),
+    ("10", "q2", latent_steps_first_order, {"latent_steps_match"}),
+    ("10", "q2", latent_steps_on_the_mean_loss, {"latent_steps_match"}),
+    ("10", "q2", latent_steps_with_one_step_size, {"latent_steps_match"}),
+]
+
 @pytest.mark.parametrize("number, question, answer, caught", WRONG,
                          ids=[f"{n}-{q}-{a.__name__}" for n, q, a, _ in WRONG])
 def test_a_wrong_answer_loses_exactly_the_points_that_catch_it(number, question, answer, caught):
