@@ -15,8 +15,9 @@ gamma ||stopgrad(z'_n) - z_n||^2; (7) R = lambda_1 ||phi||^2 + lambda_2 * the de
 orthogonality penalty, added once per meta-batch.
 Variants here: `latent_steps=0` (no latent inner loop) and `finetune_steps=0` (no
 fine-tuning) are the paper's ablations.
-Differs from the authors' code (deepmind/leo, model.py) in: one z per class, not one per
-support example of the class; the KL in closed form (the code: a one-sample estimate), like
+Differs from the authors' code (deepmind/leo, model.py) in: one z per class (the code draws
+K codes per class from the class's distribution, one per support example, and averages their
+decoded weights); the KL in closed form (the code: a one-sample estimate), like
 the code averaged over the code's elements; sigma = softplus(u) (the code: max(e^u - 1,
 1e-10)); the orthogonality penalty is the mean of (C - I)^2, as in the code (the submission
 prints an L1 norm); the L2 term without the code's factor 1/2. At meta-test (eval mode) z and
