@@ -451,13 +451,6 @@ def latent_steps_with_one_step_size(z, decode, support, step_sizes, steps):
     return z
 
 
-for answer in (relation_within_the_class_only, relation_with_exp_for_softplus,
-               relation_assuming_sorted_labels, relation_with_mlcore_prototypes):
-    answer.stands_for = "relation_encode"
-for answer in (latent_steps_first_order, latent_steps_on_the_mean_loss,
-               latent_steps_with_one_step_size):
-    answer.stands_for = "latent_steps"
-
 WRONG += [
     ("10", "q1", relation_within_the_class_only, {"relation_matches"}),
     ("10", "q1", relation_with_exp_for_softplus, {"relation_matches"}),

@@ -1,7 +1,7 @@
 """LEO — Meta-Learning with Latent Embedding Optimization (Rusu, Rao, Sygnowski, Vinyals,
 Pascanu, Osindero & Hadsell, 2019).
 
-Chapters: notebooks/10_leo.ipynb, 10_leo_ablations.ipynb
+Chapters: notebooks/10_leo.ipynb, 10_leo_ablations.ipynb, 10_leo_five_shot.ipynb
 Equations (numbered as in the ICLR submission; the camera-ready's may differ): (3) the
 encoder-relation average over the N K^2 pairs of each class's examples with all examples,
 mu_n^e, sigma_n^e = 1/(N K^2) sum_{k_n} sum_m sum_{k_m} g_r(g_e(x_n^{k_n}), g_e(x_m^{k_m})),
