@@ -15,21 +15,23 @@ export MLCORE_OMNIGLOT ?= $(wildcard $(CURDIR)/../shared/data/omniglot)
 
 .PHONY: book test assignments vendor clean
 
+# The test and build commands read standard input from /dev/null: where a run has none (CI
+# runs without one), IPython's kernels and pytest's capture fail on the closed stream.
 book: $(READY) vendor
 	$(BIN)/python -c "import mlcore; mlcore.data.load_glyphs()"  # build the data cache once
 	rm -rf _build/html _build/.doctrees
-	$(BIN)/jupyter-book build . --builder html -W --keep-going
+	$(BIN)/jupyter-book build . --builder html -W --keep-going </dev/null
 
 test: $(READY)
 	$(BIN)/python tools/check_notebooks_stripped.py
 	$(BIN)/ruff check mlcore tests tools benchmarks book/_ext assignments/*.py
-	$(BIN)/python -m pytest tests
-	$(BIN)/python -m pytest --nbval-lax -p no:cacheprovider notebooks/[0-9][0-9]_*.ipynb
+	$(BIN)/python -m pytest tests </dev/null
+	$(BIN)/python -m pytest --nbval-lax -p no:cacheprovider notebooks/[0-9][0-9]_*.ipynb </dev/null
 
 assignments: $(READY)
 	rm -rf _build/assignments
 	for source in assignments/[0-9][0-9]_*.ipynb; do \
-	  $(BIN)/otter assign $$source _build/assignments/$$(basename $$source .ipynb) || exit 1; \
+	  $(BIN)/otter assign $$source _build/assignments/$$(basename $$source .ipynb) </dev/null || exit 1; \
 	done
 
 $(READY): requirements.txt pyproject.toml
